@@ -212,6 +212,8 @@ class Sandbox:
 
         ``at="body"`` sends a 200 status and part of the body first (the client
         sees a payload error); ``at="headers"`` sends nothing (server disconnected).
+        aiohttp retries an idempotent request once after such a disconnect, so
+        one failed ``GET`` with ``at="headers"`` takes ``times=2``.
         """
         self._faults.add(Fault(page=page, reset=at), times)
 

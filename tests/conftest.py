@@ -1,0 +1,1 @@
+pytest_plugins = ["testio_async.sandbox.pytest_plugin"]
