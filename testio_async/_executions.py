@@ -204,7 +204,8 @@ class Executions:
             self._transport, _query(user_story_ids, user_story_version_ids, order), StreamStats()
         )
         batches = paginate(query.fetch, per_page=per_page, read_ahead=self._gate.max_concurrency,
-                           key=_id, limit=limit, stats=query.stats)
+                           key=_id, descending=order == "desc", limit=limit,
+                           stats=query.stats)
         return Stream(_pages(batches), query.stats)
 
     async def collect(

@@ -9,7 +9,9 @@ Generic over ``fetch(page, per_page) -> RawPage``, it knows nothing of HTTP or J
    and yielded strictly in page order, so memory holds at most ``read_ahead`` pages.
 3. Live data shifts offset pages. Records an earlier page already yielded are dropped
    (ids of the last few pages are remembered). When ``record_count`` went down between
-   two neighbouring pages, rows may have slipped between them: both are fetched again.
+   two neighbouring pages, rows may have slipped between them: both are fetched again,
+   and the rows not yielded yet are merged in ``key`` order (the id, which the API
+   assigns in creation order, the order it sorts by).
    A full page whose every row was seen before, while the total did not grow, means the
    server ignores ``page``: :class:`PaginationError`, rather than a loop.
 4. The plan grows while pages come back full, so records added while paging are not
@@ -32,7 +34,6 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Hashable, Seque
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from ._errors import PaginationError
-from ._http import logger
 from ._stats import StreamStats
 
 __all__ = ["Batch", "RawPage", "paginate"]
@@ -41,8 +42,6 @@ T = TypeVar("T")
 
 # Pages whose ids are kept for dropping duplicates: shifts of up to this many pages.
 _SEEN_PAGES = 8
-# Times one page boundary is fetched again while the total keeps shrinking.
-_MAX_REFETCH = 3
 
 
 class RawPage(NamedTuple, Generic[T]):
@@ -94,7 +93,8 @@ async def paginate(
     *,
     per_page: int,
     read_ahead: int,
-    key: Callable[[T], Hashable],
+    key: Callable[[T], Any],
+    descending: bool = False,
     limit: int | None = None,
     stats: StreamStats | None = None,
 ) -> AsyncGenerator[Batch[T], None]:
@@ -124,15 +124,16 @@ async def paginate(
     last = wanted(first.record_count)
     pending: deque[tuple[int, asyncio.Task[RawPage[T]]]] = deque()
     next_page = 2
-    slipped: Sequence[T] = ()
+    recovered: Sequence[T] = ()
     number, page, previous_count = 1, first, first.record_count
     try:
         while True:
             fresh = seen.new(page.items)
             stats.duplicates += len(page.items) - len(fresh)
-            if slipped:
-                fresh = seen.new(slipped) + fresh
-            if page.items and not fresh and page.record_count <= previous_count and number > 1:
+            if recovered:
+                fresh = sorted(fresh + seen.new(recovered), key=key, reverse=descending)
+                recovered = ()
+            if page.items and not fresh and page.record_count <= previous_count:
                 raise PaginationError(
                     f"page {number} repeats records already yielded while the total did not"
                     " grow: the server seems to ignore `page`"
@@ -155,43 +156,43 @@ async def paginate(
             number, task = pending.popleft()
             page = await task
             stats.pages += 1
-            page, slipped = await _close_gap(fetch, number, per_page, previous_count, page, stats)
+            if page.record_count < previous_count:
+                recovered = _before_end(
+                    await _reread_boundary(fetch, number, per_page, stats),
+                    page.items, key, descending,
+                )
     finally:
         await _cancel([task for _, task in pending])
 
 
-async def _close_gap(
-    fetch: Fetch[T],
-    number: int,
-    per_page: int,
-    previous_count: int,
-    page: RawPage[T],
-    stats: StreamStats,
-) -> tuple[RawPage[T], Sequence[T]]:
-    """Fetch pages ``number - 1`` and ``number`` again while rows may have slipped between.
+async def _reread_boundary(
+    fetch: Fetch[T], number: int, per_page: int, stats: StreamStats
+) -> list[T]:
+    """Read pages ``number - 1`` and ``number`` again, for rows that slipped between them.
 
-    The total went down between the previous page and this one (deletes before this
-    page's offset or, in ``desc`` order, this page fetched before inserts the previous
-    page saw), so rows may have moved from this page's range into the previous one's
-    after it was read. Both are read afresh; the rows of the new previous page come back
-    as ``slipped``, to be yielded before this page's where not yielded yet.
+    The total went down between the previous page and this one, so rows may have moved
+    out of the range this page was read at: deletes before it move rows back into the
+    previous page's range (``asc``), and when this page was read before inserts the
+    previous one saw, rows move forward past its start (``desc``). Reading both pages
+    again now finds them either way, as long as fewer than ``per_page`` rows moved.
     """
-    slipped: Sequence[T] = ()
-    for _ in range(_MAX_REFETCH):
-        if page.record_count >= previous_count:
-            break
-        before = await fetch(number - 1, per_page)
-        page = await fetch(number, per_page)
-        stats.refetches += 2
-        previous_count = before.record_count
-        slipped = before.items
-    else:
-        if page.record_count < previous_count:
-            logger.warning(
-                "the total kept shrinking while page %d was read %d times; records deleted"
-                " meanwhile may be missing", number, _MAX_REFETCH + 1,
-            )
-    return page, slipped
+    again = await asyncio.gather(fetch(number - 1, per_page), fetch(number, per_page))
+    stats.refetches += 2
+    return [item for page in again for item in page.items]
+def _before_end(
+    rows: list[T], page: Sequence[T], key: Callable[[T], Any], descending: bool
+) -> list[T]:
+    """The rows that sort before the end of ``page``.
+
+    Rows after it belong to later pages, which read them at their own offsets; taking
+    them here could skip a row that shifted between the two re-reads.
+    """
+    if not page:
+        return rows
+    end = key(page[-1])
+    if descending:
+        return [row for row in rows if key(row) > end]
+    return [row for row in rows if key(row) < end]
 
 
 async def _cancel(tasks: list[asyncio.Task[RawPage[T]]]) -> None:
