@@ -6,17 +6,22 @@ the transport, the converter and the pagination engine together.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Iterable
+import math
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from contextlib import aclosing
+from datetime import datetime
 from operator import attrgetter
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
+
+from attrs import evolve
 
 from ._convert import structure_response
 from ._http import Transport
 from ._limits import RequestGate
 from ._models import Execution, Page
-from ._pagination import Batch, RawPage, paginate
+from ._pagination import Batch, RawPage, Start, paginate
+from ._resume import CHECKPOINT_VERSION, Checkpoint, Partition, QuerySpec, read_checkpoint
 from ._stats import StreamStats
 
 __all__ = ["Executions", "Order", "Stream"]
@@ -37,7 +42,7 @@ def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
     return value
 
 
-def _ids(name: str, values: Iterable[int] | None) -> list[int] | None:
+def _ids(name: str, values: Iterable[int] | None) -> tuple[int, ...] | None:
     if values is None:
         return None
     if isinstance(values, str | bytes) or not isinstance(values, Iterable):
@@ -47,7 +52,7 @@ def _ids(name: str, values: Iterable[int] | None) -> list[int] | None:
         raise ValueError(f"{name} must not be empty; pass None to leave it out")
     for value in ids:
         _positive_int(f"{name} items", value)
-    return ids
+    return tuple(ids)
 
 
 def _order(value: object) -> str:
@@ -56,27 +61,20 @@ def _order(value: object) -> str:
     return str(value)
 
 
-def _query(
-    user_story_ids: Iterable[int] | None,
-    user_story_version_ids: Iterable[int] | None,
-    order: object,
-) -> str:
+def _query(spec: QuerySpec) -> str:
     """The percent-encoded filters and order, shared by every page of one query."""
-    params: list[tuple[str, Any]] = [("order", _order(order))]
-    for name, values in (
-        ("user_story_ids", user_story_ids),
-        ("user_story_version_ids", user_story_version_ids),
-    ):
-        params += [(f"{name}[]", v) for v in _ids(name, values) or ()]
+    params: list[tuple[str, Any]] = [("order", spec.order)]
+    params += [("user_story_ids[]", v) for v in spec.user_story_ids or ()]
+    params += [("user_story_version_ids[]", v) for v in spec.user_story_version_ids or ()]
     return urlencode(params)
 
 
 class _Query:
     """One validated query: fetches its pages as :class:`RawPage`."""
 
-    def __init__(self, transport: Transport, query: str, stats: StreamStats) -> None:
+    def __init__(self, transport: Transport, spec: QuerySpec, stats: StreamStats) -> None:
         self._transport = transport
-        self._query = query
+        self._query = _query(spec)
         self.stats = stats
 
     async def fetch(self, page: int, per_page: int) -> RawPage[Execution]:
@@ -90,12 +88,25 @@ class Stream(AsyncGenerator[T, None]):
     """The async generator :meth:`Executions.stream` and :meth:`Executions.pages` return.
 
     Use it as any async generator: ``async for``, ``aclose()``; ``async with`` closes it.
-    :attr:`stats` counts what it has done so far and, once it is over, in all.
+    :attr:`stats` counts what it has done so far and, once it is over, in all;
+    :attr:`checkpoint` says where to resume.
     """
 
-    def __init__(self, agen: AsyncGenerator[T, None], stats: StreamStats) -> None:
+    def __init__(
+        self, agen: AsyncGenerator[T, None], stats: StreamStats, mark: _Mark
+    ) -> None:
         self._agen = agen
+        self._mark = mark
         self.stats = stats
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """Where the stream stands: the checkpoint after the last page fully handed out.
+
+        Pass it as ``resume_from`` to go on from there. Before the first page it is the
+        checkpoint resumed from, or ``None``.
+        """
+        return self._mark.checkpoint()
 
     def __aiter__(self) -> AsyncGenerator[T, None]:
         # The bare generator: `async for` pays no wrapper call per record.
@@ -123,18 +134,83 @@ class Stream(AsyncGenerator[T, None]):
         await self.aclose()
 
 
-async def _pages(batches: AsyncGenerator[Batch[Execution], None]) -> AsyncGenerator[Page, None]:
+class _Mark:
+    """The last page a stream has fully handed out, for its checkpoint."""
+
+    def __init__(self, resumed: Checkpoint | None) -> None:
+        self.page: Page | None = None
+        self.resumed = resumed
+
+    def checkpoint(self) -> Checkpoint | None:
+        return self.resumed if self.page is None else self.page.checkpoint
+
+
+class _Position:
+    """Builds the checkpoint of each page of a stream, when it is asked for."""
+
+    def __init__(self, spec: QuerySpec) -> None:
+        self.spec = spec
+
+    def after(self, batch: Batch[Execution], records: int, end_page: int | None,
+              previous: Sequence[Any]) -> Callable[[], Checkpoint]:
+        """The checkpoint factory of ``batch``, valid once all its items are handed out."""
+        spec, last = self.spec, batch.last
+
+        def checkpoint() -> Checkpoint:
+            if batch.cut:
+                # The limit stopped here: read this page again, less what was handed out.
+                next_page, seen = batch.page, [*_ids_of(previous), *_ids_of(batch.items)]
+            else:
+                next_page, seen = batch.page + 1, _ids_of(batch.rows)
+            return Checkpoint(
+                version=CHECKPOINT_VERSION, order=spec.order,
+                user_story_ids=_list(spec.user_story_ids),
+                user_story_version_ids=_list(spec.user_story_version_ids),
+                per_page=batch.per_page, next_page=next_page, end_page=end_page,
+                seen_ids=seen, record_count=batch.record_count, records=records,
+                done=last,
+            )
+
+        return checkpoint
+
+
+def _ids_of(executions: Sequence[Any]) -> list[int]:
+    return [e if isinstance(e, int) else e.id for e in executions]
+
+
+def _list(values: tuple[int, ...] | None) -> list[int] | None:
+    return None if values is None else list(values)
+
+
+async def _pages(
+    batches: AsyncGenerator[Batch[Execution], None],
+    position: _Position,
+    mark: _Mark,
+    end_page: int | None,
+) -> AsyncGenerator[Page, None]:
+    resumed = mark.resumed
+    previous: Sequence[Any] = resumed["seen_ids"] if resumed else ()
+    records = resumed["records"] if resumed else 0
     async with aclosing(batches):
         async for batch in batches:
-            yield Page(items=tuple(batch.items), record_count=batch.record_count,
-                       page=batch.page, per_page=batch.per_page)
+            records += len(batch.items)
+            resume = position.after(batch, records, end_page, previous)
+            previous = batch.rows
+            mark.page = Page(items=tuple(batch.items), record_count=batch.record_count,
+                             page=batch.page, per_page=batch.per_page, resume=resume)
+            yield mark.page
 
 
-async def _flatten(pages: Stream[Page]) -> AsyncGenerator[Execution, None]:
+async def _flatten(pages: Stream[Page], mark: _Mark) -> AsyncGenerator[Execution, None]:
     async with aclosing(pages):
         async for page in pages:
-            for execution in page.items:
+            items = page.items
+            for execution in items[:-1]:
                 yield execution
+            # The checkpoint moves on as the page's last record is handed out.
+            mark.page = page
+            if items:
+                yield items[-1]
 
 
 class Executions:
@@ -159,13 +235,10 @@ class Executions:
     ) -> Page:
         """Fetch one page, exactly as the server pages it (no deduplication)."""
         page = _positive_int("page", page)
-        per_page = _positive_int("per_page", per_page)
-        query = _Query(
-            self._transport, _query(user_story_ids, user_story_version_ids, order), StreamStats()
-        )
-        raw = await query.fetch(page, per_page)
+        spec = _spec(user_story_ids, user_story_version_ids, order, per_page)
+        raw = await _Query(self._transport, spec, StreamStats()).fetch(page, spec.per_page)
         return Page(items=tuple(raw.items), record_count=raw.record_count, page=page,
-                    per_page=per_page)
+                    per_page=spec.per_page)
 
     def stream(
         self,
@@ -175,17 +248,26 @@ class Executions:
         order: Order = "asc",
         per_page: int = 100,
         limit: int | None = None,
+        newer_than: int | datetime | None = None,
+        resume_from: Checkpoint | None = None,
+        partition: Partition | None = None,
     ) -> Stream[Execution]:
         """Every matching execution, in the API's order, each once.
 
         Pages are fetched concurrently (the client's ``max_concurrency`` bounds the
         requests in flight) and yielded in order. ``limit`` stops after that many
-        records. Arguments are checked here, before any request.
+        records. ``newer_than`` (an id or an aware datetime; ``order="desc"`` only) stops
+        at the first record at or below it. ``resume_from`` continues from a checkpoint
+        (:attr:`Stream.checkpoint`, :attr:`Page.checkpoint`), ``partition`` reads one
+        share made by :meth:`partitions`; both bring their own filters, order and
+        ``per_page``. Arguments are checked here, before any request.
         """
         pages = self.pages(user_story_ids=user_story_ids,
-                           user_story_version_ids=user_story_version_ids,
-                           order=order, per_page=per_page, limit=limit)
-        return Stream(_flatten(pages), pages.stats)
+                           user_story_version_ids=user_story_version_ids, order=order,
+                           per_page=per_page, limit=limit, newer_than=newer_than,
+                           resume_from=resume_from, partition=partition)
+        mark = _Mark(pages.checkpoint)
+        return Stream(_flatten(pages, mark), pages.stats, mark)
 
     def pages(
         self,
@@ -195,18 +277,30 @@ class Executions:
         order: Order = "asc",
         per_page: int = 100,
         limit: int | None = None,
+        newer_than: int | datetime | None = None,
+        resume_from: Checkpoint | None = None,
+        partition: Partition | None = None,
     ) -> Stream[Page]:
-        """The records of :meth:`stream`, grouped by the page they came on."""
-        per_page = _positive_int("per_page", per_page)
+        """The records of :meth:`stream`, grouped by the page they came on.
+
+        Each :class:`Page` carries a :attr:`~Page.checkpoint` to resume after it.
+        """
+        spec = _spec(user_story_ids, user_story_version_ids, order, per_page)
         if limit is not None:
             limit = _positive_int("limit", limit, minimum=0)
-        query = _Query(
-            self._transport, _query(user_story_ids, user_story_version_ids, order), StreamStats()
+        until = _watermark(newer_than, spec.order)
+        start, spec, resumed = _start(spec, resume_from, partition)
+        stats = StreamStats()
+        mark = _Mark(resumed)
+        if resumed is not None and resumed["done"]:
+            limit = 0  # nothing left: no request
+        batches = paginate(
+            _Query(self._transport, spec, stats).fetch, per_page=spec.per_page,
+            read_ahead=self._gate.max_concurrency, key=_id,
+            descending=spec.order == "desc", limit=limit, until=until, start=start,
+            stats=stats,
         )
-        batches = paginate(query.fetch, per_page=per_page, read_ahead=self._gate.max_concurrency,
-                           key=_id, descending=order == "desc", limit=limit,
-                           stats=query.stats)
-        return Stream(_pages(batches), query.stats)
+        return Stream(_pages(batches, _Position(spec), mark, start.end_page), stats, mark)
 
     async def collect(
         self,
@@ -216,12 +310,102 @@ class Executions:
         order: Order = "asc",
         per_page: int = 100,
         limit: int | None = None,
+        newer_than: int | datetime | None = None,
+        resume_from: Checkpoint | None = None,
+        partition: Partition | None = None,
     ) -> list[Execution]:
         """All records of :meth:`stream` in a list."""
         result: list[Execution] = []
-        async with aclosing(self.pages(user_story_ids=user_story_ids,
-                                       user_story_version_ids=user_story_version_ids,
-                                       order=order, per_page=per_page, limit=limit)) as pages:
+        pages = self.pages(user_story_ids=user_story_ids,
+                           user_story_version_ids=user_story_version_ids, order=order,
+                           per_page=per_page, limit=limit, newer_than=newer_than,
+                           resume_from=resume_from, partition=partition)
+        async with aclosing(pages):
             async for page in pages:
                 result += page.items
         return result
+
+    async def partitions(
+        self,
+        n: int,
+        *,
+        user_story_ids: Iterable[int] | None = None,
+        user_story_version_ids: Iterable[int] | None = None,
+        order: Order = "asc",
+        per_page: int = 100,
+    ) -> list[Partition]:
+        """Split one query into up to ``n`` partitions of whole pages, for ``n`` workers.
+
+        Reads page 1 for the total (and the server's page size cap). Together the
+        partitions yield every record once while the data does not change; records
+        added or deleted meanwhile shift pages between partitions, which may then miss
+        or repeat a few rows at their edges (the last partition reads on to the end).
+        """
+        n = _positive_int("n", n)
+        spec = _spec(user_story_ids, user_story_version_ids, order, per_page)
+        first = await _Query(self._transport, spec, StreamStats()).fetch(1, spec.per_page)
+        rows = len(first.items)
+        if 0 < rows < spec.per_page and rows < first.record_count:
+            spec = evolve(spec, per_page=rows)
+        total = max(1, math.ceil(first.record_count / spec.per_page))
+        count = min(n, total)
+        size, extra = divmod(total, count)
+        result: list[Partition] = []
+        first_page = 1
+        for index in range(count):
+            last_page = first_page + size + (index < extra) - 1
+            result.append(Partition(
+                query=spec, index=index, count=count, first_page=first_page,
+                last_page=None if index == count - 1 else last_page,
+                record_count=first.record_count,
+            ))
+            first_page = last_page + 1
+        return result
+
+
+def _spec(
+    user_story_ids: Iterable[int] | None,
+    user_story_version_ids: Iterable[int] | None,
+    order: object,
+    per_page: object,
+) -> QuerySpec:
+    return QuerySpec(
+        order=_order(order),
+        user_story_ids=_ids("user_story_ids", user_story_ids),
+        user_story_version_ids=_ids("user_story_version_ids", user_story_version_ids),
+        per_page=_positive_int("per_page", per_page),
+    )
+
+
+def _watermark(newer_than: object, order: str) -> Callable[[Execution], bool] | None:
+    """The stop condition of ``newer_than``: true at the first record not newer."""
+    if newer_than is None:
+        return None
+    if order != "desc":
+        raise ValueError("newer_than needs order='desc': the newest records come first")
+    if isinstance(newer_than, datetime):
+        if newer_than.tzinfo is None:
+            raise ValueError("newer_than must be a timezone-aware datetime")
+        return lambda e: e.executed_at <= newer_than
+    watermark = _positive_int("newer_than", newer_than, minimum=0)
+    return lambda e: e.id <= watermark
+
+
+def _start(
+    spec: QuerySpec, resume_from: object, partition: object
+) -> tuple[Start, QuerySpec, Checkpoint | None]:
+    """Where to start: a checkpoint's place, a partition's first page, or page 1."""
+    if partition is not None and not isinstance(partition, Partition):
+        raise TypeError(f"partition must be a Partition, not {type(partition).__name__}")
+    if resume_from is not None:
+        checkpoint = read_checkpoint(resume_from)
+        spec = QuerySpec(order=checkpoint["order"], user_story_ids=checkpoint["user_story_ids"],
+                         user_story_version_ids=checkpoint["user_story_version_ids"],
+                         per_page=checkpoint["per_page"])
+        return Start(page=checkpoint["next_page"], end_page=checkpoint["end_page"],
+                     seen_ids=checkpoint["seen_ids"], record_count=checkpoint["record_count"],
+                     per_page_known=True), spec, checkpoint
+    if partition is not None:
+        return Start(page=partition.first_page, end_page=partition.last_page,
+                     per_page_known=True), partition.query, None
+    return Start(), spec, None

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from attrs import field, frozen
+
+if TYPE_CHECKING:
+    from ._resume import Checkpoint
 
 __all__ = [
     "Browser",
@@ -149,8 +154,9 @@ class Execution:
 class Page:
     """One page of executions as the server sent it (less records already yielded).
 
-    ``page`` and ``per_page`` are what was asked for; ``record_count`` is the server's
-    total for the query at the time of this page; ``total_pages`` follows from the two.
+    ``page`` and ``per_page`` are what was asked for (``per_page`` is the server's cap
+    when it sends fewer rows than asked); ``record_count`` is the server's total for the
+    query at the time of this page; ``total_pages`` follows from the two.
     """
 
     items: tuple[Execution, ...]
@@ -158,7 +164,19 @@ class Page:
     page: int
     per_page: int
     total_pages: int = field(init=False)
+    _resume: Callable[[], Checkpoint] | None = field(
+        default=None, eq=False, repr=False, alias="resume"
+    )
 
     @total_pages.default
     def _total_pages(self) -> int:
         return max(1, math.ceil(self.record_count / self.per_page))
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """Where the stream stands once this page is handled: pass it as ``resume_from``.
+
+        A JSON-ready dict (see :data:`Checkpoint`), built when read; ``None`` for pages
+        of :meth:`Executions.get_page`, which belong to no stream.
+        """
+        return None if self._resume is None else self._resume()

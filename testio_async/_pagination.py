@@ -33,10 +33,12 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Coroutine, Hashable, Sequence
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from attrs import frozen
+
 from ._errors import PaginationError
 from ._stats import StreamStats
 
-__all__ = ["Batch", "RawPage", "paginate"]
+__all__ = ["Batch", "RawPage", "Start", "paginate"]
 
 T = TypeVar("T")
 
@@ -52,12 +54,37 @@ class RawPage(NamedTuple, Generic[T]):
 
 
 class Batch(NamedTuple, Generic[T]):
-    """What the engine yields for one page: its new records, in order."""
+    """What the engine yields for one page: its new records, in order.
+
+    ``rows`` are all rows the server sent for this page, new or not: a resumed stream
+    needs their keys to drop the rows the next page repeats. ``last``: nothing follows;
+    ``cut``: the limit stopped the stream inside this page.
+    """
 
     page: int
     per_page: int
     items: Sequence[T]
     record_count: int
+    rows: Sequence[T]
+    last: bool
+    cut: bool
+
+
+@frozen(kw_only=True)
+class Start:
+    """Where the engine starts: page 1 of a new stream, or a resumed or partial one.
+
+    ``page`` is the first page to read and ``end_page`` the last (``None``: until a
+    short page). ``seen_ids`` and ``record_count`` describe the page before ``page``
+    when resuming. ``per_page_known``: ``per_page`` was measured already, so the first
+    page read does not probe for a server-side cap.
+    """
+
+    page: int = 1
+    end_page: int | None = None
+    seen_ids: Sequence[Any] = ()
+    record_count: int | None = None
+    per_page_known: bool = False
 
 
 Fetch = Callable[[int, int], Coroutine[Any, Any, RawPage[T]]]
@@ -82,10 +109,18 @@ class _Seen(Generic[T]):
                 ids.add(k)
                 page_ids.append(k)
                 fresh.append(item)
+        self._remember(page_ids)
+        return fresh
+
+    def remember(self, keys: Sequence[Hashable]) -> None:
+        """Count ``keys`` as seen (the last page before a resumed stream)."""
+        self._ids.update(keys)
+        self._remember(list(keys))
+
+    def _remember(self, page_ids: list[Hashable]) -> None:
         self._pages.append(page_ids)
         if len(self._pages) > _SEEN_PAGES:
-            ids.difference_update(self._pages.popleft())
-        return fresh
+            self._ids.difference_update(self._pages.popleft())
 
 
 async def paginate(
@@ -96,57 +131,74 @@ async def paginate(
     key: Callable[[T], Any],
     descending: bool = False,
     limit: int | None = None,
+    until: Callable[[T], bool] | None = None,
+    start: Start = Start(),
     stats: StreamStats | None = None,
 ) -> AsyncGenerator[Batch[T], None]:
-    """Yield the records of every page, in order, each once; see the module docstring."""
+    """Yield the records of every page, in order, each once; see the module docstring.
+
+    ``until`` ends the stream before the first record it is true for (a watermark).
+    """
     if limit == 0:
         return
     stats = stats if stats is not None else StreamStats()
     seen = _Seen(key)
+    seen.remember(start.seen_ids)
     remaining = math.inf if limit is None else limit
 
-    first = await fetch(1, per_page)
+    number = start.page
+    page = await fetch(number, per_page)
     stats.pages += 1
-    stats.record_count_start = first.record_count
-    rows = len(first.items)
-    if 0 < rows < per_page and rows < first.record_count:
+    if stats.record_count_start is None:
+        stats.record_count_start = page.record_count
+    rows = len(page.items)
+    if not start.per_page_known and 0 < rows < per_page and rows < page.record_count:
         per_page = rows  # the server caps per_page: page offsets follow the cap
+    limit_page = math.inf if limit is None else number + math.ceil(limit / per_page) - 1
+    end_page = math.inf if start.end_page is None else start.end_page
 
     def wanted(record_count: int) -> int:
-        """The last page worth fetching, by the latest total and the limit.
+        """The last page worth fetching, by the latest total, the limit and the end.
 
         When the total fills its last page exactly, one page more is planned, so that
         records added meanwhile are found by a concurrent fetch, not a trailing one.
         """
-        pages = record_count // per_page + 1
-        return pages if limit is None else min(pages, math.ceil(limit / per_page))
+        return int(min(record_count // per_page + 1, limit_page, end_page))
 
-    last = wanted(first.record_count)
+    last = wanted(page.record_count)
     pending: deque[tuple[int, asyncio.Task[RawPage[T]]]] = deque()
-    next_page = 2
+    next_page = number + 1
     recovered: Sequence[T] = ()
-    number, page, previous_count = 1, first, first.record_count
+    previous_count = page.record_count if start.record_count is None else start.record_count
+    if page.record_count < previous_count:  # resumed after the total shrank
+        recovered = await _reread_boundary(fetch, number, per_page, stats)
     try:
         while True:
             fresh = seen.new(page.items)
             stats.duplicates += len(page.items) - len(fresh)
             if recovered:
-                fresh = sorted(fresh + seen.new(recovered), key=key, reverse=descending)
+                fresh = sorted(fresh + seen.new(_before_end(recovered, page.items, key,
+                                                            descending)),
+                               key=key, reverse=descending)
                 recovered = ()
             if page.items and not fresh and page.record_count <= previous_count:
                 raise PaginationError(
                     f"page {number} repeats records already yielded while the total did not"
                     " grow: the server seems to ignore `page`"
                 )
-            if len(fresh) > remaining:
+            last = len(page.items) < per_page or number >= end_page
+            if until is not None and (stop := _first(fresh, until)) is not None:
+                fresh, last = fresh[:stop], True
+            cut = len(fresh) > remaining
+            if cut:
                 fresh = fresh[: int(remaining)]
             remaining -= len(fresh)
             stats.records += len(fresh)
             stats.record_count_end = page.record_count
-            yield Batch(number, per_page, fresh, page.record_count)
-
-            if remaining <= 0 or len(page.items) < per_page:
-                return  # limit reached, or a short page: nothing after it
+            yield Batch(number, per_page, fresh, page.record_count, page.items, last and not cut,
+                        cut)
+            if last or remaining <= 0:
+                return  # a short or last page, the watermark, or the limit
             previous_count = page.record_count
             # A full page: records may have been added, so plan at least one page more.
             last = max(last, wanted(page.record_count), number + 1)
@@ -157,12 +209,14 @@ async def paginate(
             page = await task
             stats.pages += 1
             if page.record_count < previous_count:
-                recovered = _before_end(
-                    await _reread_boundary(fetch, number, per_page, stats),
-                    page.items, key, descending,
-                )
+                recovered = await _reread_boundary(fetch, number, per_page, stats)
     finally:
         await _cancel([task for _, task in pending])
+
+
+def _first(items: Sequence[T], predicate: Callable[[T], bool]) -> int | None:
+    """The index of the first item ``predicate`` is true for."""
+    return next((i for i, item in enumerate(items) if predicate(item)), None)
 
 
 async def _reread_boundary(
@@ -180,7 +234,7 @@ async def _reread_boundary(
     stats.refetches += 2
     return [item for page in again for item in page.items]
 def _before_end(
-    rows: list[T], page: Sequence[T], key: Callable[[T], Any], descending: bool
+    rows: Sequence[T], page: Sequence[T], key: Callable[[T], Any], descending: bool
 ) -> list[T]:
     """The rows that sort before the end of ``page``.
 
@@ -188,7 +242,7 @@ def _before_end(
     them here could skip a row that shifted between the two re-reads.
     """
     if not page:
-        return rows
+        return list(rows)
     end = key(page[-1])
     if descending:
         return [row for row in rows if key(row) > end]
