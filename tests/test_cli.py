@@ -292,6 +292,19 @@ async def test_progress_bar_goes_to_stderr_only(sandbox: SandboxServer) -> None:
     assert "250/250 records" in result.stderr
 
 
+async def test_retries_warn_on_their_own_line(sandbox: SandboxServer) -> None:
+    sandbox.inject(503, body={"error": "Service Unavailable"}, page=2)
+    result = await run_cli(*against(sandbox, "--progress", "--per-page", "50"))
+    assert result.returncode == 0, result.stderr
+    assert jsonl(result.stdout) == sandbox.expected()
+    warnings = [line for line in result.stderr.split("\n") if "warning:" in line]
+    assert len(warnings) == 1
+    # What a terminal shows of that line: the text after the last carriage return.
+    assert warnings[0].split("\r")[-1].startswith("testio-async: warning:")
+    assert "1 retries" in result.stderr
+    assert_clean(result, SECRET)
+
+
 async def test_no_progress_and_quiet(sandbox: SandboxServer) -> None:
     result = await run_cli(*against(sandbox, "--no-progress", "--quiet"))
     assert result.returncode == 0

@@ -115,7 +115,7 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar on stderr (default: when stderr is a terminal)")
     group.add_argument("-q", "--quiet", action="store_true",
-                       help="no summary line on stderr at the end")
+                       help="no summary line and no retry warnings on stderr")
 
 
 def _add_executions(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

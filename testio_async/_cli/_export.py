@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import BinaryIO
 
 from attrs import define, field
@@ -23,7 +24,7 @@ from .._client import BASE_URL_ENV, TOKEN_ENV, Client
 from .._errors import TestIOError
 from .._stats import StreamStats
 from ..sandbox import SandboxServer
-from ._progress import ProgressBar
+from ._progress import ProgressBar, ProgressLogHandler
 from ._writers import RecordWriter, make_writer
 
 __all__ = ["UsageError", "run_executions"]
@@ -227,6 +228,21 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+@contextlib.contextmanager
+def _sdk_logs_to(progress: ProgressBar, *, quiet: bool) -> Iterator[None]:
+    """Route the SDK's warnings (retries) to stderr lines that keep clear of the bar."""
+    logger = logging.getLogger("testio_async")
+    handler = ProgressLogHandler(progress, sys.stderr, logging.ERROR if quiet else logging.WARNING)
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False  # printed once, here, not again by a root handler
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 def run_executions(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
     """Run ``testio-async executions``; bad settings raise :class:`UsageError`."""
     client = _client_for(args, environ)
@@ -243,7 +259,8 @@ def run_executions(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
             export.outcome.error = exc
         else:
             try:
-                asyncio.run(_export_until_stopped(export, client))
+                with _sdk_logs_to(progress, quiet=args.quiet):
+                    asyncio.run(_export_until_stopped(export, client))
             except KeyboardInterrupt:  # Ctrl-C before the loop's own handler was installed
                 export.outcome.signal = signal.SIGINT
             _finish_output(writer, export.outcome)

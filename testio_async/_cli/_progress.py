@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
 from typing import TextIO
 
-__all__ = ["ProgressBar", "format_duration"]
+__all__ = ["ProgressBar", "ProgressLogHandler", "format_duration"]
 
 _BAR_WIDTH = 20
 
@@ -62,6 +63,13 @@ class ProgressBar:
         self._stream.write("\n")
         self._stream.flush()
 
+    def clear(self) -> None:
+        """Blank the bar's line so a message can take it; the next update redraws the bar."""
+        if self._drawn_width:
+            self._stream.write("\r" + " " * self._drawn_width + "\r")
+            self._drawn_width = 0
+            self._last_draw = None
+
     def render(self, now: float) -> str:
         """The text of the bar at time ``now``."""
         elapsed = max(now - self._started, 1e-9)
@@ -91,3 +99,21 @@ class ProgressBar:
             return max(os.get_terminal_size(self._stream.fileno()).columns - 1, 20)
         except (OSError, ValueError, AttributeError):  # a pipe, a file, or no fileno at all
             return None
+
+
+class ProgressLogHandler(logging.Handler):
+    """Log records as ``testio-async: warning: ...`` lines on their own, never inside the bar."""
+
+    def __init__(self, bar: ProgressBar, stream: TextIO, level: int = logging.WARNING) -> None:
+        super().__init__(level)
+        self._bar = bar
+        self._stream = stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Blank the bar, then write the message on a line of its own."""
+        try:
+            self._bar.clear()
+            self._stream.write(f"testio-async: {record.levelname.lower()}: {record.getMessage()}\n")
+            self._stream.flush()
+        except Exception:
+            self.handleError(record)
