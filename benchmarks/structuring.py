@@ -6,6 +6,7 @@ into the SDK's attrs models:
 
 (a)  the SDK as it is: ``testio_async._convert.structure_executions`` (cattrs
      ``detailed_validation=False`` with strict int/str hooks)
+(a2) (a) plus ``X | None`` and ``tuple[X, ...]`` hooks resolved once (a proposed change)
 (b)  cattrs ``Converter()`` (``detailed_validation=True``) with the same hooks
 (c)  cattrs ``Converter()`` without the strict int/str hooks
 (c2) cattrs ``Converter(detailed_validation=False)`` without strict hooks (isolates them)
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args, get_origin
 
 if __package__ in (None, ""):  # run as a script: import `benchmarks` from the repo root
     sys.path[0] = str(Path(__file__).resolve().parent.parent)
@@ -84,6 +85,52 @@ def _cattrs(detailed: bool, strict: bool) -> Callable[[Rows], Sequence[Execution
         conv.register_structure_hook(str, _strict(str))
     conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
     conv.register_structure_hook(ExecutionStatus | str, _status)
+    return _rows_with(conv)
+
+
+def _specialised() -> Callable[[Rows], Sequence[Execution]]:
+    """(a2): (a) plus hooks that resolve ``X | None`` and ``tuple[X, ...]`` once, at build
+    time, instead of cattrs' generic ``_structure_optional``/``_structure_tuple``, which
+    dispatch on the inner type at every call."""
+    conv = cattrs.Converter(detailed_validation=False)
+    conv.register_structure_hook(int, _strict(int))
+    conv.register_structure_hook(str, _strict(str))
+    conv.register_structure_hook(datetime, lambda v, _: parse_datetime(v))
+    conv.register_structure_hook(ExecutionStatus | str, _status)
+
+    def opt_str(value: object, _: object) -> str | None:
+        if value is None or type(value) is str:
+            return value
+        raise TypeError(f"expected str or null, got {type(value).__name__}")
+
+    conv.register_structure_hook(str | None, opt_str)
+
+    def is_optional(t: Any) -> bool:
+        args = get_args(t)
+        return len(args) == 2 and type(None) in args and t != str | None
+
+    def optional_factory(t: Any) -> Callable[[object, object], Any]:
+        inner = next(a for a in get_args(t) if a is not type(None))
+        hook = conv.get_structure_hook(inner)
+        return lambda value, _: None if value is None else hook(value, inner)
+
+    def is_tuple(t: Any) -> bool:
+        args = get_args(t)
+        return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
+
+    def tuple_factory(t: Any) -> Callable[[object, object], Any]:
+        inner = get_args(t)[0]
+        hook = conv.get_structure_hook(inner)
+
+        def structure(value: Any, _: object) -> tuple[Any, ...]:
+            if not isinstance(value, list | tuple):
+                raise TypeError(f"expected a list, got {type(value).__name__}")
+            return tuple([hook(item, inner) for item in value])
+
+        return structure
+
+    conv.register_structure_hook_factory(is_optional, optional_factory)
+    conv.register_structure_hook_factory(is_tuple, tuple_factory)
     return _rows_with(conv)
 
 
@@ -256,6 +303,7 @@ def _interning() -> Callable[[Rows], Sequence[Execution]]:
 
 DESIGNS: dict[str, str] = {
     "a": "SDK: cattrs fast (detailed_validation=False) + strict hooks",
+    "a2": "(a) + Optional/tuple hooks resolved at build time",
     "b": "cattrs Converter() detailed_validation=True + strict hooks",
     "c": "cattrs Converter() default, no strict hooks",
     "c2": "cattrs detailed_validation=False, no strict hooks",
@@ -289,6 +337,7 @@ def run(records: int = 30_000, per_page: int = 1000, repeats: int = 3) -> dict[s
     reference = [structure_executions(page) for page in pages]
     structurers: dict[str, Callable[[Rows], Sequence[Execution]]] = {
         "a": structure_executions,
+        "a2": _specialised(),
         "b": _cattrs(detailed=True, strict=True),
         "c": _cattrs(detailed=True, strict=False),
         "c2": _cattrs(detailed=False, strict=False),
