@@ -80,6 +80,8 @@ class Client:
     - ``timeout``: seconds per request attempt; ``max_retries``: retries after the first
       attempt; ``backoff_base``/``backoff_max``: exponential backoff between attempts;
       ``max_retry_after``: a longer ``Retry-After`` raises :class:`RateLimitError` at once.
+    - ``adaptive_concurrency``: after a 429, halve the requests in flight and raise them
+      again slowly as requests succeed (AIMD), up to ``max_concurrency``.
     - ``headers``: extra headers for every request; ``session``: an aiohttp session of
       yours, used as it is and never closed by the client.
     """
@@ -98,6 +100,7 @@ class Client:
         backoff_max: float = 30.0,
         max_retry_after: float = 300.0,
         allow_insecure_http: bool = False,
+        adaptive_concurrency: bool = False,
     ) -> None:
         secret = _check_token(token if token is not None else os.environ.get(TOKEN_ENV))
         self.base_url = _check_base_url(
@@ -116,7 +119,7 @@ class Client:
         self._own_session = session is None
         self._session = session
         self._closed = False
-        self._gate = RequestGate(max_concurrency)
+        self._gate = RequestGate(max_concurrency, adaptive=adaptive_concurrency)
         request_headers = {
             "Accept": "application/json",
             "User-Agent": USER_AGENT,

@@ -198,14 +198,17 @@ class Transport:
         async with self._gate.slot():
             status, headers, body = await self._send(url)
         try:
-            return decipher(status, headers, body)
+            result = decipher(status, headers, body)
         except APIStatusError as exc:
             self._scrub(exc)
             if isinstance(exc, RateLimitError):
                 self._count_rate_limited(stats)
+                self._gate.rate_limited()
                 if exc.retry_after is not None:
                     self._gate.pause(min(exc.retry_after, self.policy.max_retry_after))
             raise
+        self._gate.succeeded()
+        return result
 
     async def _send(self, url: URL) -> tuple[int, Mapping[str, str], bytes]:
         try:
