@@ -26,8 +26,9 @@ formats:
   jsonl  one execution per line, in the API's JSON shape (default)
   json   one JSON array of executions in the API's shape, written as it streams
   csv    a header row, then one flat row per execution, with the columns
-         {", ".join(CSV_COLUMNS[:6])},
-         {", ".join(CSV_COLUMNS[6:])}.
+         {", ".join(CSV_COLUMNS[:5])},
+         {", ".join(CSV_COLUMNS[5:9])},
+         {", ".join(CSV_COLUMNS[9:])}.
          device_reports reads "Desktop / Apple / macOS 14.0 / MacBook Pro [Chrome, Safari]",
          several joined with "; "; browsers lists distinct browser names joined with ", ".
 
