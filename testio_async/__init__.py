@@ -38,6 +38,7 @@ from ._models import (
     TestEnvironment,
     Vendor,
 )
+from ._resume import Checkpoint, Partition, QuerySpec
 from ._stats import StreamStats
 from ._version import __version__
 
@@ -48,6 +49,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "Browser",
+    "Checkpoint",
     "Client",
     "Device",
     "DeviceCategory",
@@ -61,7 +63,9 @@ __all__ = [
     "Order",
     "Page",
     "PaginationError",
+    "Partition",
     "PermissionDeniedError",
+    "QuerySpec",
     "RateLimitError",
     "ResponseDecodeError",
     "ResponseValidationError",
