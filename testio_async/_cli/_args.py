@@ -32,8 +32,27 @@ formats:
          device_reports reads "Desktop / Apple / macOS 14.0 / MacBook Pro [Chrome, Safari]",
          several joined with "; "; browsers lists distinct browser names joined with ", ".
 
+  parquet  one row group per page (needs: pip install 'testio-async[parquet]' and
+         --output); columns id int64, status, comment, executed_by strings,
+         executed_at timestamp[ms, tz=UTC], test_cycle_id int64, test_cycle_title,
+         test_environment_id int64, test_environment_title, device_reports
+         list<struct<id, category, vendor, operating_system, operating_system_version,
+         device, browsers list<string>>>.
+
   Pages are written whole and flushed one at a time, so an interrupted or failed export
   leaves whole records only (a JSON array is closed and stays valid).
+
+resume and incremental sync:
+  --state FILE     after each page is written and fsync'd, FILE gets the page's checkpoint
+                   and the output's size. Rerun the same command to resume: the output is
+                   cut back to that size and only the rest is appended (exactly once). A
+                   finished state exits 0 at once. The flags must match the state's
+                   (else exit 2); delete FILE to start over. Not with --format json or
+                   parquet (they cannot be appended to), --limit or stdout.
+  --since-state FILE  the first run exports everything and saves the highest id; each
+                   later run exports only executions above it, newest first (whatever
+                   --order says), replacing --output, then raises the watermark. An
+                   interrupted or failed run leaves the watermark as it was.
 
 exit status:
   0 done, 1 API error, 2 bad usage, 130 interrupted (Ctrl-C), 141 output pipe closed
@@ -42,6 +61,8 @@ examples:
   {PROG} executions --sandbox --limit 5
   {PROG} executions --user-story-id 12 --user-story-id 13 --order desc -o runs.jsonl
   {PROG} executions --format csv --output executions.csv
+  {PROG} executions --output runs.jsonl --state runs.state.json   # rerun to resume
+  {PROG} executions --output new.jsonl --since-state sync.json     # only new ones
 """
 
 
@@ -112,7 +133,15 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--format", choices=FORMATS, default="jsonl",
                        help="output format (default: %(default)s)")
     group.add_argument("-o", "--output", metavar="FILE",
-                       help="write to FILE, replacing it (default: stdout)")
+                       help="write to FILE, replacing it (appending to it when --state"
+                       " resumes) (default: stdout)")
+    group.add_argument("--state", metavar="FILE",
+                       help="resumable export: save a checkpoint to FILE after each page;"
+                       " run the same command again to append only what is missing"
+                       " (needs --output; jsonl or csv)")
+    group.add_argument("--since-state", metavar="FILE",
+                       help="incremental sync: keep the highest exported id in FILE; later"
+                       " runs export only newer executions, newest first")
     group.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="progress bar on stderr (default: when stderr is a terminal)")
     group.add_argument("-q", "--quiet", action="store_true",

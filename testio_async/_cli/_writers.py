@@ -13,6 +13,17 @@ CSV columns (one row per execution; empty cell for a missing value):
   ``Desktop / Apple / macOS 14.0 / MacBook Pro [Chrome, Safari]``
 - ``device_report_count``: number of device reports
 - ``browsers``: distinct browser names over all reports, first seen first, joined with ``", "``
+
+Parquet (``--format parquet``, needs the ``parquet`` extra: pyarrow) keeps the nesting,
+one row group per page, with :func:`parquet_schema` as its schema:
+
+- ``id`` int64, ``status`` string, ``comment`` string (null when missing),
+  ``executed_by`` string, ``executed_at`` timestamp[ms, tz=UTC]
+- ``test_cycle_id`` int64, ``test_cycle_title`` string, ``test_environment_id`` int64,
+  ``test_environment_title`` string (all nullable)
+- ``device_reports`` list<struct<id int64, category string, vendor string,
+  operating_system string, operating_system_version string, device string,
+  browsers list<string>>>: the names of each report's parts
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from typing import BinaryIO, Final, Literal, Protocol
+from typing import Any, BinaryIO, Final, Literal, Protocol
 
 import orjson
 
@@ -30,18 +41,24 @@ from .._models import DeviceReport, Execution
 __all__ = [
     "CSV_COLUMNS",
     "FORMATS",
+    "PARQUET_INSTALL_HINT",
     "CsvWriter",
     "Format",
     "JsonWriter",
     "JsonlWriter",
+    "ParquetWriter",
     "RecordWriter",
     "csv_row",
     "device_report_text",
     "make_writer",
+    "parquet_schema",
 ]
 
-Format = Literal["jsonl", "json", "csv"]
-FORMATS: Final[tuple[Format, ...]] = ("jsonl", "json", "csv")
+Format = Literal["jsonl", "json", "csv", "parquet"]
+FORMATS: Final[tuple[Format, ...]] = ("jsonl", "json", "csv", "parquet")
+
+#: What to run when ``--format parquet`` finds no pyarrow.
+PARQUET_INSTALL_HINT: Final = "pip install 'testio-async[parquet]'"
 
 CSV_COLUMNS: Final[tuple[str, ...]] = (
     "id",
@@ -198,11 +215,105 @@ def csv_row(record: Execution) -> tuple[object, ...]:
     )
 
 
+def _name(part: Any) -> str | None:
+    return None if part is None else part.name
+
+
+def _device_report_row(report: DeviceReport) -> dict[str, Any]:
+    return {
+        "id": report.id,
+        "category": _name(report.category),
+        "vendor": _name(report.vendor),
+        "operating_system": _name(report.operating_system),
+        "operating_system_version": _name(report.operating_system_version),
+        "device": _name(report.device),
+        "browsers": [b.name for b in report.browsers if b.name is not None],
+    }
+
+
+def parquet_schema() -> Any:
+    """The ``pyarrow.Schema`` of ``--format parquet`` (imports pyarrow)."""
+    import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
+
+    string, int64 = pa.string(), pa.int64()
+    report = pa.struct([
+        ("id", int64), ("category", string), ("vendor", string),
+        ("operating_system", string), ("operating_system_version", string),
+        ("device", string), ("browsers", pa.list_(string)),
+    ])  # fmt: skip
+    return pa.schema([
+        pa.field("id", int64, nullable=False),
+        pa.field("status", string, nullable=False),
+        ("comment", string),
+        ("executed_by", string),
+        pa.field("executed_at", pa.timestamp("ms", tz="UTC"), nullable=False),
+        ("test_cycle_id", int64),
+        ("test_cycle_title", string),
+        ("test_environment_id", int64),
+        ("test_environment_title", string),
+        ("device_reports", pa.list_(report)),
+    ])  # fmt: skip
+
+
+class ParquetWriter:
+    """Parquet through ``pyarrow.parquet.ParquetWriter``: one row group per page.
+
+    :meth:`finish` writes the footer, so an interrupted export still leaves a readable file.
+    """
+
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self._schema: Any = None
+        self._writer: Any = None
+        self._pa: Any = None
+
+    def start(self) -> None:
+        """Open the Parquet writer on the output (writes the magic bytes)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
+
+        self._pa = pa
+        self._schema = parquet_schema()
+        self._writer = pq.ParquetWriter(self._out, self._schema)
+
+    def write_page(self, records: Sequence[Execution]) -> None:
+        """Write the page as one row group and flush."""
+        if not records:
+            return
+        columns: dict[str, list[Any]] = {name: [] for name in self._schema.names}
+        for record in records:
+            cycle = record.test_cycle
+            environment = cycle.test_environment if cycle else None
+            columns["id"].append(record.id)
+            columns["status"].append(str(record.status))
+            columns["comment"].append(record.comment)
+            columns["executed_by"].append(record.executed_by)
+            columns["executed_at"].append(record.executed_at)
+            columns["test_cycle_id"].append(cycle.id if cycle else None)
+            columns["test_cycle_title"].append(cycle.title if cycle else None)
+            columns["test_environment_id"].append(environment.id if environment else None)
+            columns["test_environment_title"].append(environment.title if environment else None)
+            columns["device_reports"].append(
+                [_device_report_row(r) for r in record.device_reports]
+            )
+        table = self._pa.Table.from_pydict(columns, schema=self._schema)
+        self._writer.write_table(table)
+        self._out.flush()
+
+    def finish(self) -> None:
+        """Write the footer; the file is then a complete Parquet file."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self._out.flush()
+
+
 def make_writer(fmt: Format, out: BinaryIO) -> RecordWriter:
     """The writer of ``fmt`` onto ``out``."""
-    writers: dict[Format, type[JsonlWriter | JsonWriter | CsvWriter]] = {
+    writers: dict[Format, type[JsonlWriter | JsonWriter | CsvWriter | ParquetWriter]] = {
         "jsonl": JsonlWriter,
         "json": JsonWriter,
         "csv": CsvWriter,
+        "parquet": ParquetWriter,
     }
     return writers[fmt](out)
