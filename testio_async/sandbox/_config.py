@@ -52,7 +52,7 @@ class SandboxConfig:
     )
     #: ``per_page`` used when the query has none (and the page size under ``ignore_page``).
     per_page_default: int = attrs.field(default=25, validator=[v.instance_of(int), v.ge(1)])
-    #: Fixed delay in seconds before answering each request.
+    #: Fixed delay in seconds before answering each request (injections use their own delay).
     latency: float = attrs.field(default=0.0, validator=_NON_NEGATIVE_FLOAT)
     #: Extra uniform random delay in ``[0, latency_jitter)`` seconds (seeded).
     latency_jitter: float = attrs.field(default=0.0, validator=_NON_NEGATIVE_FLOAT)
