@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import os
 import signal
@@ -115,8 +114,10 @@ def _check_format(args: argparse.Namespace) -> None:
         return
     if args.output is None:
         raise UsageError("--format parquet needs --output FILE (Parquet cannot go to stdout)")
-    if importlib.util.find_spec("pyarrow") is None:
-        raise UsageError(f"--format parquet needs pyarrow: {PARQUET_INSTALL_HINT}")
+    try:
+        import pyarrow.parquet  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+    except ImportError:
+        raise UsageError(f"--format parquet needs pyarrow: {PARQUET_INSTALL_HINT}") from None
 
 
 def _plan(args: argparse.Namespace) -> _Plan:
