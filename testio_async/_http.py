@@ -204,8 +204,9 @@ class Transport:
             if isinstance(exc, RateLimitError):
                 self._count_rate_limited(stats)
                 self._gate.rate_limited()
-                if exc.retry_after is not None:
-                    self._gate.pause(min(exc.retry_after, self.policy.max_retry_after))
+                # Only a wait that will be retried holds the client back.
+                if exc.retry_after is not None and self.policy.should_retry(exc):
+                    self._gate.pause(exc.retry_after)
             raise
         self._gate.succeeded()
         return result

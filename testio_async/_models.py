@@ -12,6 +12,8 @@ from attrs import field, frozen
 
 if TYPE_CHECKING:
     from ._resume import Checkpoint
+else:  # cattrs reads the annotations at run time
+    Checkpoint = dict
 
 __all__ = [
     "Browser",

@@ -112,6 +112,10 @@ class _Seen(Generic[T]):
         self._remember(page_ids)
         return fresh
 
+    def has(self, key: Hashable) -> bool:
+        """Whether ``key`` was seen on one of the remembered pages."""
+        return key in self._ids
+
     def remember(self, keys: Sequence[Hashable]) -> None:
         """Count ``keys`` as seen (the last page before a resumed stream)."""
         self._ids.update(keys)
@@ -169,17 +173,19 @@ async def paginate(
     pending: deque[tuple[int, asyncio.Task[RawPage[T]]]] = deque()
     next_page = number + 1
     recovered: Sequence[T] = ()
+    last_key: Any = None
     previous_count = page.record_count if start.record_count is None else start.record_count
     if page.record_count < previous_count:  # resumed after the total shrank
         recovered = await _reread_boundary(fetch, number, per_page, stats)
     try:
         while True:
+            if recovered:
+                _check_overlap(number, recovered, page.items, seen, key)
             fresh = seen.new(page.items)
             stats.duplicates += len(page.items) - len(fresh)
             if recovered:
-                fresh = sorted(fresh + seen.new(_before_end(recovered, page.items, key,
-                                                            descending)),
-                               key=key, reverse=descending)
+                between = _between(recovered, last_key, page.items, key, descending)
+                fresh = sorted(fresh + seen.new(between), key=key, reverse=descending)
                 recovered = ()
             if page.items and not fresh and page.record_count <= previous_count:
                 raise PaginationError(
@@ -195,6 +201,8 @@ async def paginate(
             remaining -= len(fresh)
             stats.records += len(fresh)
             stats.record_count_end = page.record_count
+            if fresh:
+                last_key = key(fresh[-1])
             yield Batch(number, per_page, fresh, page.record_count, page.items, last and not cut,
                         cut)
             if last or remaining <= 0:
@@ -214,6 +222,24 @@ async def paginate(
         await _cancel([task for _, task in pending])
 
 
+def _check_overlap(
+    number: int, reread: Sequence[T], page: Sequence[T], seen: _Seen[T], key: Callable[[T], Any]
+) -> None:
+    """Raise unless the re-read rows join what was yielded to this page's first read.
+
+    They must hold a row yielded before and, when the page has rows, one of the page's;
+    otherwise more than a page of rows moved between the reads and some may be missing.
+    """
+    keys = {key(row) for row in page}
+    joins_before = any(seen.has(key(row)) for row in reread)
+    joins_page = not keys or any(key(row) in keys for row in reread)
+    if not (joins_before and joins_page):
+        raise PaginationError(
+            f"more than a page of records moved while page {number} was read again: some may"
+            " be missing. Retry, or use a larger per_page"
+        )
+
+
 def _first(items: Sequence[T], predicate: Callable[[T], bool]) -> int | None:
     """The index of the first item ``predicate`` is true for."""
     return next((i for i, item in enumerate(items) if predicate(item)), None)
@@ -230,23 +256,24 @@ async def _reread_boundary(
     previous one saw, rows move forward past its start (``desc``). Reading both pages
     again now finds them either way, as long as fewer than ``per_page`` rows moved.
     """
-    again = await asyncio.gather(fetch(number - 1, per_page), fetch(number, per_page))
+    # One after the other: the re-read should not add to the read-ahead in flight.
+    before = await fetch(number - 1, per_page)
+    again = await fetch(number, per_page)
     stats.refetches += 2
-    return [item for page in again for item in page.items]
-def _before_end(
-    rows: Sequence[T], page: Sequence[T], key: Callable[[T], Any], descending: bool
+    return [*before.items, *again.items]
+def _between(
+    rows: Sequence[T], after: Any, page: Sequence[T], key: Callable[[T], Any], descending: bool
 ) -> list[T]:
-    """The rows that sort before the end of ``page``.
+    """The rows that sort after the last key yielded and before the end of ``page``.
 
-    Rows after it belong to later pages, which read them at their own offsets; taking
-    them here could skip a row that shifted between the two re-reads.
+    Rows past the page belong to later pages, which read them at their own offsets;
+    rows before the last key yielded were added after the stream passed their place.
     """
-    if not page:
-        return list(rows)
-    end = key(page[-1])
+    end = key(page[-1]) if page else None
     if descending:
-        return [row for row in rows if key(row) > end]
-    return [row for row in rows if key(row) < end]
+        return [r for r in rows if (after is None or key(r) < after)
+                and (end is None or key(r) > end)]
+    return [r for r in rows if (after is None or key(r) > after) and (end is None or key(r) < end)]
 
 
 async def _cancel(tasks: list[asyncio.Task[RawPage[T]]]) -> None:

@@ -238,8 +238,6 @@ async def test_fault(testio_sandbox_factory: SandboxFactory, fault: Fault) -> No
     assert 0 < sandbox.stats.requests <= fault.max_requests, sandbox.stats.requests
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: more than a page of rows deleted between a page's"
-                   " read and its re-read loses survivors silently instead of raising")
 async def test_deletes_beyond_the_limit_raise_rather_than_lose(
     testio_sandbox_factory: SandboxFactory,
 ) -> None:
@@ -257,8 +255,6 @@ async def test_deletes_beyond_the_limit_raise_rather_than_lose(
     assert not (set(sandbox.ids) & before) - set(got)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a Retry-After above max_retry_after raises at once"
-                   " but still pauses the whole client for max_retry_after seconds")
 async def test_a_retry_after_above_the_ceiling_does_not_stall_the_client(
     testio_sandbox_factory: SandboxFactory,
 ) -> None:
