@@ -1,7 +1,9 @@
 """Scenario ``memory``: peak RSS of a client streaming N records, against ``collect()``.
 
 Each client runs in a child process (``benchmarks/_child.py``) that reports its own
-``ru_maxrss``; the sandbox runs in a third process. ``per_page`` 1000, ``max_concurrency`` 8.
+peak RSS (``VmHWM``; also ``ru_maxrss``, which Linux carries over exec from the
+forking parent, so it can overstate); the sandbox runs in a third process.
+``per_page`` 1000, ``max_concurrency`` 8.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def run(quick: bool, records: int | None = None) -> dict[str, Any]:
     ]
     return {"settings": {"records": records, "per_page": PER_PAGE,
                          "max_concurrency": CONCURRENCY,
-                         "measure": "ru_maxrss of a child process per client"},
+                         "measure": "VmHWM of a child process per client; its ru_maxrss_mib"
+                                    " overstates: Linux keeps ru_maxrss across exec"},
             "stream": stream, "collect": collect, "ratios": {
                 "stream_to_collect_peak_rss": ratio(stream["peak_rss_mib"],
                                                     collect["peak_rss_mib"])},
