@@ -31,6 +31,10 @@ PATH = "user_story_version_executions"
 Order = Literal["asc", "desc"]
 _ORDERS = ("asc", "desc")
 _id = attrgetter("id")
+# Pages a stream may have requested but not yet handed out, per place in the client's
+# gate. Above 1, a slow page at the head does not idle the gate: later pages are asked
+# for meanwhile (the gate still bounds the requests in flight). Memory stays bounded.
+_READ_AHEAD = 2
 T = TypeVar("T")
 
 
@@ -296,7 +300,7 @@ class Executions:
             limit = 0  # nothing left: no request
         batches = paginate(
             _Query(self._transport, spec, stats).fetch, per_page=spec.per_page,
-            read_ahead=self._gate.max_concurrency, key=_id,
+            read_ahead=_READ_AHEAD * self._gate.max_concurrency, key=_id,
             descending=spec.order == "desc", limit=limit, until=until, start=start,
             stats=stats,
         )

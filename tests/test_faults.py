@@ -165,7 +165,7 @@ FAULTS = [
           outcome=tio.UnprocessableEntityError, prefix=0, max_requests=1),
     Fault("page-ignored", knobs={"ignore_page": True, "per_page_default": 20},
           client={"max_concurrency": 4}, outcome=tio.PaginationError, prefix=20,
-          max_requests=1 + 4),
+          max_requests=1 + 2 * 4),  # page 1, then at most the read-ahead (2 per place)
     Fault("record-count-too-low", knobs={"record_count_offset": -150}, max_requests=11 + 8),
     Fault("record-count-too-high", knobs={"record_count_offset": 150},
           max_requests=350 // 20 + 1),
