@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # run as a script: import `benchmarks` from the r
 
 import orjson
 
-from benchmarks import cpu, faults, latency, memory, profiling, structuring
+from benchmarks import adaptive, cpu, faults, latency, memory, profiling, structuring
 from benchmarks._common import Row, format_table, machine_info, round_floats
 
 __all__ = ["SCENARIOS", "main"]
@@ -49,6 +49,7 @@ SCENARIOS: dict[str, Callable[[bool], dict[str, Any]]] = {
     "profile": _profile,
     "memory": memory.run,
     "faults": faults.run,
+    "adaptive": adaptive.run,
 }
 
 

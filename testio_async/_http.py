@@ -197,23 +197,21 @@ class Transport:
         self.stats.requests += 1
         if stats is not None:
             stats.requests += 1
-        # The answer is read inside the slot, so that a probe after a pause ends only
-        # once it is known whether it was refused.
         async with self._gate.slot():
             status, headers, body = await self._send(url)
-            try:
-                result = decipher(status, headers, body)
-            except APIStatusError as exc:
-                self._scrub(exc)
-                if isinstance(exc, RateLimitError):
-                    self._count_rate_limited(stats)
-                    self._gate.rate_limited()
-                    # Only a wait that will be retried holds the client back.
-                    if exc.retry_after is not None and self.policy.should_retry(exc):
-                        self._gate.pause(exc.retry_after)
-                raise
-            self._gate.succeeded()
-            return result
+        try:
+            result = decipher(status, headers, body)
+        except APIStatusError as exc:
+            self._scrub(exc)
+            if isinstance(exc, RateLimitError):
+                self._count_rate_limited(stats)
+                self._gate.rate_limited()
+                # Only a wait that will be retried holds the client back.
+                if exc.retry_after is not None and self.policy.should_retry(exc):
+                    self._gate.pause(exc.retry_after)
+            raise
+        self._gate.succeeded()
+        return result
 
     async def _send(self, url: URL) -> tuple[int, Mapping[str, str], bytes]:
         try:

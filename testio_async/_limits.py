@@ -2,9 +2,9 @@
 
 One gate belongs to one :class:`~testio_async.Client` and is shared by every stream of
 it, so ``max_concurrency`` bounds the client, not each stream, and a 429 answered to one
-request holds back all of them until ``Retry-After`` has passed. Then one request goes
-first, alone; the others follow once it has not been refused, so a pause does not end
-in a burst that the server refuses again.
+request holds back all of them until ``Retry-After`` has passed. (Letting one probe
+request go first after a pause was tried and measured: against a token bucket, which
+refills during the pause, it added a round trip per pause and saved no 429.)
 
 With ``adaptive=True`` the limit itself moves (AIMD, as TCP does): each 429 halves it,
 each success adds ``1 / limit``, so it climbs back by about one per round of requests,
@@ -22,7 +22,7 @@ __all__ = ["RequestGate"]
 
 
 class RequestGate:
-    """A bound on requests in flight, a deadline before which none may start, and a probe."""
+    """A bound on requests in flight and a deadline before which none may start."""
 
     def __init__(self, max_concurrency: int, *, adaptive: bool = False) -> None:
         self.max_concurrency = max_concurrency
@@ -30,17 +30,12 @@ class RequestGate:
         self.limit = float(max_concurrency)
         self.in_flight = 0
         self._resume_at = 0.0
-        self._pauses = 0  # how many pauses began: a probe that saw none was not refused
-        self._probing = False  # after a pause, until a request gets through
-        self._probe_out = False
-        self._changed = asyncio.Event()
+        self._freed = asyncio.Event()
 
     def pause(self, seconds: float) -> None:
         """Let no request start for ``seconds`` from now (extends, never shortens, a pause)."""
         resume_at = asyncio.get_running_loop().time() + seconds
         self._resume_at = max(self._resume_at, resume_at)
-        self._pauses += 1
-        self._probing = True
 
     def rate_limited(self) -> None:
         """A 429 arrived: with ``adaptive``, halve the limit."""
@@ -58,37 +53,25 @@ class RequestGate:
         while (delay := self._resume_at - loop.time()) > 0:  # noqa: ASYNC110 (a deadline, not an event)
             await asyncio.sleep(delay)
 
-    def _may_start(self) -> bool:
-        if self.in_flight >= int(self.limit):
-            return False
-        return not (self._probing and self._probe_out)
-
-    async def _enter(self) -> tuple[bool, int]:
-        """Wait for a place; whether this request is the probe, and the pauses so far."""
+    async def _enter(self) -> None:
         while True:
             await self._wait_for_pause()
-            # No await between the check and the taking: nobody else can take it meanwhile.
-            if self._may_start():
+            # No await between the check and the taking: nobody can take the place meanwhile.
+            if self.in_flight < int(self.limit):
                 self.in_flight += 1
-                probe = self._probing
-                self._probe_out = self._probe_out or probe
-                return probe, self._pauses
-            await self._changed.wait()
+                return
+            await self._freed.wait()
 
-    def _leave(self, probe: bool, pauses: int) -> None:
+    def _leave(self) -> None:
         self.in_flight -= 1
-        if probe:
-            self._probe_out = False
-            if pauses == self._pauses:  # no 429 while it was out: the others may go
-                self._probing = False
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        freed, self._freed = self._freed, asyncio.Event()
+        freed.set()
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the places while a request is in flight and its answer is read."""
-        probe, pauses = await self._enter()
+        """Hold one of the places while a request is in flight."""
+        await self._enter()
         try:
             yield
         finally:
-            self._leave(probe, pauses)  # synchronous: safe even while being cancelled
+            self._leave()  # synchronous: safe even while the task is being cancelled

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = {"latency", "cpu", "structuring", "profile", "memory", "faults"}
+SCENARIOS = {"latency", "cpu", "structuring", "profile", "memory", "faults", "adaptive"}
 
 
 def test_quick_run_writes_every_scenario(tmp_path: Path) -> None:

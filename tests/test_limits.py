@@ -1,4 +1,4 @@
-"""The client-wide gate: bound, pause, the probe after a pause, AIMD."""
+"""The client-wide gate: bound, pause, cancellation, AIMD."""
 
 from __future__ import annotations
 
@@ -13,13 +13,10 @@ async def turns(n: int = 5) -> None:
         await asyncio.sleep(0)
 
 
-async def hold(gate: RequestGate, started: list[int], me: int, release: asyncio.Event,
-               refused: bool = False) -> None:
+async def hold(gate: RequestGate, started: list[int], me: int, release: asyncio.Event) -> None:
     async with gate.slot():
         started.append(me)
         await release.wait()
-        if refused:
-            gate.pause(0.0)  # what the transport does on a 429
 
 
 async def test_the_bound_holds() -> None:
@@ -35,44 +32,19 @@ async def test_the_bound_holds() -> None:
     assert gate.in_flight == 0
 
 
-async def test_after_a_pause_one_request_goes_first() -> None:
-    gate = RequestGate(8)
-    gate.pause(0.0)
+async def test_a_pause_holds_new_requests_back() -> None:
+    gate = RequestGate(4)
+    gate.pause(3600.0)
     started: list[int] = []
-    first, rest = asyncio.Event(), asyncio.Event()
-    probe = asyncio.create_task(hold(gate, started, 0, first))
+    done = asyncio.Event()
+    done.set()
+    task = asyncio.create_task(hold(gate, started, 0, done))
     await turns()
-    others = [asyncio.create_task(hold(gate, started, i, rest)) for i in range(1, 4)]
-    await turns()
-    assert started == [0]  # the others wait for the probe
-    first.set()
-    await probe
-    await turns()
-    assert sorted(started) == [0, 1, 2, 3]  # it was not refused: all go
-    rest.set()
-    await asyncio.gather(*others)
-
-
-async def test_a_refused_probe_keeps_the_others_back() -> None:
-    gate = RequestGate(8)
-    gate.pause(0.0)
-    started: list[int] = []
-    first, second, rest = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    probe = asyncio.create_task(hold(gate, started, 0, first, refused=True))
-    await turns()
-    second_probe = asyncio.create_task(hold(gate, started, 1, second))
-    others = [asyncio.create_task(hold(gate, started, i, rest)) for i in range(2, 4)]
-    await turns()
-    first.set()
-    await probe
-    await turns()
-    assert started == [0, 1]  # refused again: one more probe, the rest still wait
-    second.set()
-    await second_probe
-    await turns()
-    assert sorted(started) == [0, 1, 2, 3]
-    rest.set()
-    await asyncio.gather(*others)
+    assert started == []
+    assert not task.done()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert gate.in_flight == 0
 
 
 async def test_a_cancelled_request_gives_its_place_back() -> None:
