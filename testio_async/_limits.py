@@ -6,10 +6,10 @@ request holds back all of them until ``Retry-After`` has passed. (Letting one pr
 request go first after a pause was tried and measured: against a token bucket, which
 refills during the pause, it added a round trip per pause and saved no 429.)
 
-With ``adaptive=True`` the limit itself moves (AIMD, as TCP does): each 429 halves it,
-each success adds ``1 / limit``, so it climbs back by about one per round of requests,
-never above ``max_concurrency``. aiolimiter's leaky bucket would need the server's rate
-up front; this finds it from the 429s.
+With ``adaptive=True`` the limit itself moves (AIMD, as TCP does): a 429 halves it (once
+for all the 429s of one pause), each success adds ``1 / limit``, so it climbs back by
+about one per round of requests, never above ``max_concurrency``. aiolimiter's leaky
+bucket would need the server's rate up front; this finds it from the 429s.
 """
 
 from __future__ import annotations
@@ -38,8 +38,12 @@ class RequestGate:
         self._resume_at = max(self._resume_at, resume_at)
 
     def rate_limited(self) -> None:
-        """A 429 arrived: with ``adaptive``, halve the limit."""
-        if self.adaptive:
+        """A 429 arrived: with ``adaptive``, halve the limit, once per pause.
+
+        The requests in flight when the server starts refusing are all refused together;
+        that is one signal, not one per request (TCP reduces once per window too).
+        """
+        if self.adaptive and asyncio.get_running_loop().time() >= self._resume_at:
             self.limit = max(1.0, self.limit / 2)
 
     def succeeded(self) -> None:

@@ -62,7 +62,7 @@ async def test_a_cancelled_request_gives_its_place_back() -> None:
     assert started == [0, 1]
 
 
-def test_aimd_halves_on_429_and_climbs_back_slowly() -> None:
+async def test_aimd_halves_on_429_and_climbs_back_slowly() -> None:
     gate = RequestGate(16, adaptive=True)
     gate.rate_limited()
     gate.rate_limited()
@@ -78,7 +78,16 @@ def test_aimd_halves_on_429_and_climbs_back_slowly() -> None:
     assert gate.limit == 1
 
 
-def test_a_fixed_gate_does_not_move() -> None:
+async def test_aimd_reduces_once_per_pause() -> None:
+    gate = RequestGate(16, adaptive=True)
+    gate.rate_limited()
+    gate.pause(3600.0)  # what the transport does after the first 429
+    for _ in range(7):  # the other requests that were in flight are refused too
+        gate.rate_limited()
+    assert gate.limit == 8
+
+
+async def test_a_fixed_gate_does_not_move() -> None:
     gate = RequestGate(8)
     gate.rate_limited()
     gate.succeeded()
