@@ -144,7 +144,8 @@ async def test_sigkill_then_resume_writes_every_record_once(
     slow_sandbox: SandboxServer, tmp_path: Path, fmt: str
 ) -> None:
     output, state = tmp_path / f"out.{fmt}", tmp_path / "state.json"
-    args = against(slow_sandbox, "--per-page", "50", "--format", fmt,
+    # One request at a time: the export lasts long enough to be killed in the middle.
+    args = against(slow_sandbox, "--per-page", "50", "--format", fmt, "--concurrency", "1",
                    "--output", str(output), "--state", str(state))  # fmt: skip
     await kill_after_progress(slow_sandbox, args, state, records=500)
     assert 500 <= len(ids_of(output, fmt)) < 3000
@@ -165,7 +166,8 @@ async def test_resume_cuts_a_page_written_after_the_last_state(
 ) -> None:
     """A crash between the output flush and the state save: the rerun cuts the extra."""
     output, state = tmp_path / f"out.{fmt}", tmp_path / "state.json"
-    args = against(slow_sandbox, "--per-page", "50", "--format", fmt,
+    # One request at a time: the export lasts long enough to be killed in the middle.
+    args = against(slow_sandbox, "--per-page", "50", "--format", fmt, "--concurrency", "1",
                    "--output", str(output), "--state", str(state))  # fmt: skip
     await kill_after_progress(slow_sandbox, args, state, records=200)
     saved = load(state)
