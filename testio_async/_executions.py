@@ -264,7 +264,8 @@ class Executions:
         at the first record at or below it. ``resume_from`` continues from a checkpoint
         (:attr:`Stream.checkpoint`, :attr:`Page.checkpoint`), ``partition`` reads one
         share made by :meth:`partitions`; both bring their own filters, order and
-        ``per_page``. Arguments are checked here, before any request.
+        ``per_page`` (filters or an order given as well must agree with them).
+        Arguments are checked here, before any request.
         """
         pages = self.pages(user_story_ids=user_story_ids,
                            user_story_version_ids=user_story_version_ids, order=order,
@@ -292,8 +293,8 @@ class Executions:
         spec = _spec(user_story_ids, user_story_version_ids, order, per_page)
         if limit is not None:
             limit = _positive_int("limit", limit, minimum=0)
-        until = _watermark(newer_than, spec.order)
         start, spec, resumed = _start(spec, resume_from, partition)
+        until = _watermark(newer_than, spec.order)
         stats = StreamStats()
         mark = _Mark(resumed)
         if resumed is not None and resumed["done"]:
@@ -401,15 +402,35 @@ def _start(
     """Where to start: a checkpoint's place, a partition's first page, or page 1."""
     if partition is not None and not isinstance(partition, Partition):
         raise TypeError(f"partition must be a Partition, not {type(partition).__name__}")
+    if resume_from is not None and partition is not None:
+        raise ValueError("pass resume_from or partition, not both (a checkpoint of a"
+                         " partition already holds its pages)")
     if resume_from is not None:
         checkpoint = read_checkpoint(resume_from)
-        spec = QuerySpec(order=checkpoint["order"], user_story_ids=checkpoint["user_story_ids"],
-                         user_story_version_ids=checkpoint["user_story_version_ids"],
-                         per_page=checkpoint["per_page"])
+        saved = QuerySpec(order=checkpoint["order"], user_story_ids=checkpoint["user_story_ids"],
+                          user_story_version_ids=checkpoint["user_story_version_ids"],
+                          per_page=checkpoint["per_page"])
+        _same_query("resume_from", spec, saved)
         return Start(page=checkpoint["next_page"], end_page=checkpoint["end_page"],
                      seen_ids=checkpoint["seen_ids"], record_count=checkpoint["record_count"],
-                     per_page_known=True), spec, checkpoint
+                     per_page_known=True), saved, checkpoint
     if partition is not None:
+        _same_query("partition", spec, partition.query)
         return Start(page=partition.first_page, end_page=partition.last_page,
                      per_page_known=True), partition.query, None
     return Start(), spec, None
+
+
+def _same_query(name: str, given: QuerySpec, saved: QuerySpec) -> None:
+    """Refuse filters or an order that contradict the checkpoint's or partition's own.
+
+    Arguments left at their defaults are taken from ``saved``; ``per_page`` is never
+    compared, since a saved one may be the server's cap.
+    """
+    for field in ("user_story_ids", "user_story_version_ids"):
+        value = getattr(given, field)
+        if value is not None and value != getattr(saved, field):
+            raise ValueError(f"{field}={list(value)} contradicts the {name}'s"
+                             f" {getattr(saved, field)}; leave it out to use the {name}'s")
+    if given.order != "asc" and given.order != saved.order:
+        raise ValueError(f"order={given.order!r} contradicts the {name}'s {saved.order!r}")

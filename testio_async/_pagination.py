@@ -173,7 +173,7 @@ async def paginate(
     pending: deque[tuple[int, asyncio.Task[RawPage[T]]]] = deque()
     next_page = number + 1
     recovered: Sequence[T] = ()
-    last_key: Any = None
+    last_key: Any = start.seen_ids[-1] if start.seen_ids else None
     previous_count = page.record_count if start.record_count is None else start.record_count
     if page.record_count < previous_count:  # resumed after the total shrank
         recovered = await _reread_boundary(fetch, number, per_page, stats)
