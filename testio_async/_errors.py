@@ -15,7 +15,7 @@ Every error the SDK raises on purpose is a :class:`TestIOError`::
     │   └── ServerError             5xx
     ├── ResponseValidationError     a 2xx body that is not the documented JSON
     │   └── ResponseDecodeError     ... because it is not JSON at all (retried)
-    └── PaginationError             the server does not page as documented
+    └── PaginationError             the server ignores ``page``, or the data moved too much
 
 Invalid arguments are not API errors: they raise :class:`ValueError` or
 :class:`TypeError` before any request is sent.
@@ -131,8 +131,10 @@ class ResponseDecodeError(ResponseValidationError):
 
 
 class PaginationError(TestIOError):
-    """The server does not page as documented (for example it ignores ``page``).
+    """The pages cannot be read exactly once.
 
-    Raised after every record before it was yielded, instead of looping or yielding a
-    record twice.
+    Either the server ignores ``page`` (it sends rows already yielded while its total did
+    not grow), or more than a page of records moved between reading a page and reading it
+    again. Raised after every record before it was yielded, instead of looping, yielding a
+    record twice or losing one silently.
     """
