@@ -10,16 +10,14 @@ import asyncio
 import csv
 import io
 import json
-import os
 import re
 import signal
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
+from cli_support import DEADLINE, Result, against, child_env, run_cli, spawn
 
 from testio_async import __version__
 from testio_async._cli._writers import CSV_COLUMNS
@@ -28,50 +26,6 @@ from testio_async.sandbox.pytest_plugin import SandboxFactory
 
 SECRET = "s3cr3t-t0ken-xyz"
 WRONG = "wr0ng-t0ken-abc"
-# Generous: only a hung child would need it, a passing test never waits for it.
-DEADLINE = 60.0
-
-
-@attrs.frozen
-class Result:
-    """A finished child: exit status and both streams."""
-
-    returncode: int
-    stdout: bytes
-    stderr: str
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """The environment of this process without any Test IO settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return {**env, **extra}
-
-
-async def spawn(
-    *args: str, env: Mapping[str, str] | None = None
-) -> asyncio.subprocess.Process:
-    """Start ``python -m testio_async.cli ARGS`` with piped stdout and stderr."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "testio_async.cli", *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=dict(env if env is not None else child_env()),
-    )  # fmt: skip
-
-
-async def run_cli(*args: str, env: Mapping[str, str] | None = None) -> Result:
-    """Run the CLI to completion."""
-    process = await spawn(*args, env=env)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
-    assert process.returncode is not None
-    return Result(process.returncode, stdout, stderr.decode())
-
-
-def against(sandbox: SandboxServer, *args: str, token: str | None = None) -> list[str]:
-    """``executions`` arguments pointing at ``sandbox``."""
-    return ["executions", "--base-url", sandbox.url, "--token", token or sandbox.token, *args]
 
 
 def jsonl(data: bytes) -> list[dict[str, Any]]:

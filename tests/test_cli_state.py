@@ -19,54 +19,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
+from cli_support import DEADLINE, against, child_env, run_cli, spawn
 
 from testio_async._cli._writers import CSV_COLUMNS
 from testio_async.sandbox import SandboxServer
 from testio_async.sandbox.pytest_plugin import SandboxFactory
-
-# Generous: only a hung child would need it, a passing test never waits for it.
-DEADLINE = 60.0
-
-
-@attrs.frozen
-class Result:
-    """A finished child: exit status and both streams."""
-
-    returncode: int
-    stdout: bytes
-    stderr: str
-
-
-def child_env(**extra: str) -> dict[str, str]:
-    """This environment without Test IO settings, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTIO_")}
-    return {**env, "PYTHONUNBUFFERED": "1", **extra}
-
-
-async def spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    """Start ``python -m testio_async.cli ARGS``."""
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "testio_async.cli", *args,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env if env is not None else child_env(),
-    )  # fmt: skip
-
-
-async def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
-    """Run the CLI to completion."""
-    process = await spawn(*args, env=env)
-    stdout, stderr = await asyncio.wait_for(process.communicate(), DEADLINE)
-    assert process.returncode is not None
-    return Result(process.returncode, stdout, stderr.decode())
-
-
-def against(sandbox: SandboxServer, *args: str) -> list[str]:
-    """``executions`` arguments pointing at ``sandbox``."""
-    return ["executions", "--base-url", sandbox.url, "--token", sandbox.token, *args]
 
 
 def jsonl_ids(path: Path) -> list[int]:
