@@ -9,11 +9,13 @@ Generic over ``fetch(page, per_page) -> RawPage``, it knows nothing of HTTP or J
    and yielded strictly in page order, so memory holds at most ``read_ahead`` pages.
 3. Live data shifts offset pages. Records an earlier page already yielded are dropped
    (ids of the last few pages are remembered). When ``record_count`` went down between
-   two neighbouring pages, rows may have slipped between them: both are fetched again,
-   and the rows not yielded yet are merged in ``key`` order (the id, which the API
-   assigns in creation order, the order it sorts by).
-   A full page whose every row was seen before, while the total did not grow, means the
-   server ignores ``page``: :class:`PaginationError`, rather than a loop.
+   two neighbouring pages, rows may have slipped between them: both are read again, and
+   the rows between the last record yielded and the page's end are merged in ``key``
+   order (the id, which the API assigns in creation order, the order it sorts by). If
+   the re-read does not join both sides, more than a page moved and rows may be gone:
+   :class:`PaginationError`, never a silent loss. A full page whose every row was seen
+   before, while the total did not grow, means the server ignores ``page``:
+   :class:`PaginationError`, rather than a loop.
 4. The plan grows while pages come back full, so records added while paging are not
    missed; the first short page ends the stream.
 
@@ -192,9 +194,9 @@ async def paginate(
                     f"page {number} repeats records already yielded while the total did not"
                     " grow: the server seems to ignore `page`"
                 )
-            last = len(page.items) < per_page or number >= end_page
+            final = len(page.items) < per_page or number >= end_page
             if until is not None and (stop := _first(fresh, until)) is not None:
-                fresh, last = fresh[:stop], True
+                fresh, final = fresh[:stop], True
             cut = len(fresh) > remaining
             if cut:
                 fresh = fresh[: int(remaining)]
@@ -203,9 +205,9 @@ async def paginate(
             stats.record_count_end = page.record_count
             if fresh:
                 last_key = key(fresh[-1])
-            yield Batch(number, per_page, fresh, page.record_count, page.items, last and not cut,
-                        cut)
-            if last or remaining <= 0:
+            yield Batch(number, per_page, fresh, page.record_count, page.items,
+                        final and not cut, cut)
+            if final or remaining <= 0:
                 return  # a short or last page, the watermark, or the limit
             previous_count = page.record_count
             # A full page: records may have been added, so plan at least one page more.
@@ -261,6 +263,8 @@ async def _reread_boundary(
     again = await fetch(number, per_page)
     stats.refetches += 2
     return [*before.items, *again.items]
+
+
 def _between(
     rows: Sequence[T], after: Any, page: Sequence[T], key: Callable[[T], Any], descending: bool
 ) -> list[T]:
