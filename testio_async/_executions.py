@@ -10,6 +10,7 @@ import math
 from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from contextlib import aclosing
 from datetime import datetime
+from functools import partial
 from operator import attrgetter
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode
@@ -156,14 +157,18 @@ class _Position:
         self.spec = spec
 
     def after(self, batch: Batch[Execution], records: int, end_page: int | None,
-              previous: Sequence[Any]) -> Callable[[], Checkpoint]:
-        """The checkpoint factory of ``batch``, valid once all its items are handed out."""
+              previous: Callable[[], list[int]]) -> Callable[[], Checkpoint]:
+        """The checkpoint factory of ``batch``, valid once all its items are handed out.
+
+        ``previous`` gives the ids of the page before, needed only when the limit cut
+        this one; ids are collected when a checkpoint is asked for, not per page.
+        """
         spec, last = self.spec, batch.last
 
         def checkpoint() -> Checkpoint:
             if batch.cut:
                 # The limit stopped here: read this page again, less what was handed out.
-                next_page, seen = batch.page, [*_ids_of(previous), *_ids_of(batch.items)]
+                next_page, seen = batch.page, [*previous(), *_ids_of(batch.items)]
             else:
                 next_page, seen = batch.page + 1, _ids_of(batch.rows)
             return Checkpoint(
@@ -178,8 +183,8 @@ class _Position:
         return checkpoint
 
 
-def _ids_of(executions: Sequence[Any]) -> list[int]:
-    return [e if isinstance(e, int) else e.id for e in executions]
+def _ids_of(executions: Sequence[Execution]) -> list[int]:
+    return [e.id for e in executions]
 
 
 def _list(values: tuple[int, ...] | None) -> list[int] | None:
@@ -193,13 +198,14 @@ async def _pages(
     end_page: int | None,
 ) -> AsyncGenerator[Page, None]:
     resumed = mark.resumed
-    previous: Sequence[Any] = resumed["seen_ids"] if resumed else ()
+    seen_ids = list(resumed["seen_ids"]) if resumed else []
+    previous: Callable[[], list[int]] = seen_ids.copy
     records = resumed["records"] if resumed else 0
     async with aclosing(batches):
         async for batch in batches:
             records += len(batch.items)
             resume = position.after(batch, records, end_page, previous)
-            previous = batch.rows
+            previous = partial(_ids_of, batch.rows)
             mark.page = Page(items=tuple(batch.items), record_count=batch.record_count,
                              page=batch.page, per_page=batch.per_page, resume=resume)
             yield mark.page
