@@ -60,10 +60,14 @@ def _check_base_url(base_url: str, allow_insecure_http: bool) -> str:
     return base_url.rstrip("/")
 
 
-def _check_positive(name: str, value: object, kind: type, minimum: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, kind | int):
-        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
-    if value < minimum:  # type: ignore[operator]
+def _check_number(name: str, value: object, minimum: float, *, whole: bool = False) -> None:
+    """Refuse a value of the wrong type (bool included) or below ``minimum``, by name."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or (
+        whole and not isinstance(value, int)
+    ):
+        kind = "an int" if whole else "a number"
+        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
+    if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
@@ -106,14 +110,12 @@ class Client:
         self.base_url = _check_base_url(
             base_url or os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL, allow_insecure_http
         )
-        _check_positive("max_concurrency", max_concurrency, int, 1)
-        _check_positive("timeout", timeout, float, 0.001)
-        _check_positive("max_retries", max_retries, int, 0)
-        _check_positive("backoff_base", backoff_base, float, 0)
-        _check_positive("backoff_max", backoff_max, float, 0)
-        _check_positive("max_retry_after", max_retry_after, float, 0)
-        if isinstance(max_concurrency, float) or isinstance(max_retries, float):
-            raise TypeError("max_concurrency and max_retries must be ints")
+        _check_number("max_concurrency", max_concurrency, 1, whole=True)
+        _check_number("max_retries", max_retries, 0, whole=True)
+        _check_number("timeout", timeout, 0.001)
+        _check_number("backoff_base", backoff_base, 0)
+        _check_number("backoff_max", backoff_max, 0)
+        _check_number("max_retry_after", max_retry_after, 0)
         self.max_concurrency = max_concurrency
         self.timeout = float(timeout)
         self._own_session = session is None
