@@ -40,8 +40,10 @@ def _check_token(token: str | None) -> str:
 
 
 def _is_loopback(host: str | None) -> bool:
-    if host in ("localhost", None):
-        return host == "localhost"
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
