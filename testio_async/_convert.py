@@ -28,6 +28,7 @@ from ._models import (
     ExecutionStatus,
     OperatingSystem,
     OperatingSystemVersion,
+    Page,
     TestCycle,
     TestEnvironment,
     Vendor,
@@ -193,7 +194,19 @@ def _specialise(conv: Converter) -> Converter:
     return conv
 
 
-converter: Converter = _specialise(_make(detailed=False))
+def _page_hooks(conv: Converter) -> Converter:
+    """A :class:`Page` unstructures to the response body it came from."""
+    execution = conv.get_unstructure_hook(Execution)
+
+    def unstructure(page: Page) -> dict[str, Any]:
+        return {"meta": {"record_count": page.record_count},
+                RECORDS_KEY: [execution(item) for item in page.items]}
+
+    conv.register_unstructure_hook(Page, unstructure)
+    return conv
+
+
+converter: Converter = _page_hooks(_specialise(_make(detailed=False)))
 """The converter for the models: ``converter.unstructure(execution)`` gives the API's JSON shape."""
 
 _detailed = _make(detailed=True)

@@ -1,4 +1,4 @@
-"""The fast converter shares equal leaf objects without loosening its checks."""
+"""The fast converter: shared leaf objects without looser checks, and the Page body."""
 
 from __future__ import annotations
 
@@ -69,3 +69,13 @@ def test_a_shared_cycle_checks_its_environment() -> None:
     bad["test_cycle"]["test_environment"]["id"] = True
     with pytest.raises(tio.ResponseValidationError, match=r"test_environment\.id"):
         structure_execution(bad)
+
+
+def test_a_page_unstructures_to_the_response_body() -> None:
+    rows = [row(11), row(12)]
+    page = tio.Page(items=structure_executions(rows), record_count=40, page=2, per_page=2,
+                    resume=lambda: {})  # type: ignore[arg-type,return-value]
+    body = tio.converter.unstructure(page)
+    assert body == {"meta": {"record_count": 40}, "user_story_version_executions": [
+        tio.converter.unstructure(e) for e in page.items]}
+    assert tio._convert.structure_response(body) == (page.items, 40)
