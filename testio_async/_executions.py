@@ -35,6 +35,7 @@ _id = attrgetter("id")
 # Pages a stream may have requested but not yet handed out, per place in the client's
 # gate. Above 1, a slow page at the head does not idle the gate: later pages are asked
 # for meanwhile (the gate still bounds the requests in flight). Memory stays bounded.
+# With a watermark it is 1: pages past the watermark are wasted, at most one per place.
 _READ_AHEAD = 2
 T = TypeVar("T")
 
@@ -307,7 +308,7 @@ class Executions:
             limit = 0  # nothing left: no request
         batches = paginate(
             _Query(self._transport, spec, stats).fetch, per_page=spec.per_page,
-            read_ahead=_READ_AHEAD * self._gate.max_concurrency, key=_id,
+            read_ahead=self._gate.max_concurrency * (1 if until else _READ_AHEAD), key=_id,
             descending=spec.order == "desc", limit=limit, until=until, start=start,
             stats=stats,
         )
