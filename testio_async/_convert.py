@@ -120,21 +120,28 @@ def _is_tuple(t: Any) -> bool:
     return get_origin(t) is tuple and len(args) == 2 and args[1] is Ellipsis
 
 
-def _interned(hook: Callable[[Any, Any], T], key: Callable[[dict[str, Any]], Any]) -> Callable[
-    [Any, Any], T
-]:
+def _shared(
+    hook: Callable[[Any, Any], T],
+    cache: dict[Any, T],
+    *,
+    key: Callable[[dict[str, Any]], Any] | None = None,
+    nullable: bool = False,
+) -> Callable[[Any, Any], T | None]:
     """``hook``, sharing one frozen object among equal inputs (vendors, browsers, ...).
 
     Small objects repeat across most records; building each once is the largest saving
     on the hot path. Only inputs whose ``id`` is a real int are shared, so ``true`` is not
-    taken for ``1``; every input is checked strictly the first time it is seen.
+    taken for ``1``; every input is checked strictly the first time it is seen. The key is
+    the input's items unless ``key`` says otherwise; ``nullable`` makes it the hook of
+    ``X | None`` too, saving a call per field.
     """
-    cache: dict[Any, T] = {}
 
-    def structure(value: Any, cls: Any) -> T:
+    def structure(value: Any, cls: Any) -> T | None:
+        if value is None and nullable:
+            return None
         if type(value) is dict and type(value.get("id")) is int:
             try:
-                k = key(value)
+                k = tuple(value.items()) if key is None else key(value)
                 return cache[k]
             except KeyError:
                 if len(cache) >= _INTERNED_MAX:  # bounded, whatever a server sends
@@ -146,10 +153,6 @@ def _interned(hook: Callable[[Any, Any], T], key: Callable[[dict[str, Any]], Any
         return hook(value, cls)
 
     return structure
-
-
-def _items(value: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(value.items())
 
 
 def _cycle_key(value: dict[str, Any]) -> tuple[Any, ...]:
@@ -168,8 +171,12 @@ def _specialise(conv: Converter) -> Converter:
     """
     conv.register_structure_hook(str | None, _strict_optional_str)
 
+    nullable: dict[Any, Callable[[Any, Any], Any]] = {}
+
     def optional(t: Any) -> Callable[[Any, Any], Any]:
         inner = next(a for a in get_args(t) if a is not type(None))
+        if inner in nullable:
+            return nullable[inner]
         hook = conv.get_structure_hook(inner)
         return lambda value, _: None if value is None else hook(value, inner)
 
@@ -186,11 +193,11 @@ def _specialise(conv: Converter) -> Converter:
 
     conv.register_structure_hook_factory(_is_optional, optional)
     conv.register_structure_hook_factory(_is_tuple, sequence)
-    for leaf in _LEAVES:
-        conv.register_structure_hook(leaf, _interned(make_dict_structure_fn(leaf, conv), _items))
-    conv.register_structure_hook(
-        TestCycle, _interned(make_dict_structure_fn(TestCycle, conv), _cycle_key)
-    )
+    for leaf, key in [*((leaf, None) for leaf in _LEAVES), (TestCycle, _cycle_key)]:
+        hook = make_dict_structure_fn(leaf, conv)
+        cache: dict[Any, Any] = {}
+        conv.register_structure_hook(leaf, _shared(hook, cache, key=key))
+        nullable[leaf] = _shared(hook, cache, key=key, nullable=True)
     return conv
 
 
