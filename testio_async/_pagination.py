@@ -129,6 +129,117 @@ class _Seen(Generic[T]):
             self._ids.difference_update(self._pages.popleft())
 
 
+class _Read(Generic[T]):
+    """The state of one paginated read: the plan, the read-ahead, what was yielded."""
+
+    def __init__(
+        self,
+        fetch: Fetch[T],
+        *,
+        per_page: int,
+        read_ahead: int,
+        key: Callable[[T], Any],
+        descending: bool,
+        limit: int | None,
+        until: Callable[[T], bool] | None,
+        start: Start,
+        stats: StreamStats,
+    ) -> None:
+        self.fetch, self.per_page, self.read_ahead = fetch, per_page, read_ahead
+        self.key, self.descending, self.until, self.stats = key, descending, until, stats
+        self.limit, self.start = limit, start
+        self.remaining: float = math.inf if limit is None else limit
+        self.seen = _Seen(key)
+        self.seen.remember(start.seen_ids)
+        self.last_key: Any = start.seen_ids[-1] if start.seen_ids else None
+        self.end_page: float = math.inf if start.end_page is None else start.end_page
+        self.limit_page: float = math.inf
+        self.last_planned = 0
+        self.next_page = start.page + 1
+        self.pending: deque[tuple[int, asyncio.Task[RawPage[T]]]] = deque()
+
+    async def first(self) -> tuple[RawPage[T], Sequence[T], int]:
+        """Read the first page; plan from it; the rows a re-read found; the count before."""
+        number, per_page = self.start.page, self.per_page
+        page = await self.fetch(number, per_page)
+        self.stats.pages += 1
+        if self.stats.record_count_start is None:
+            self.stats.record_count_start = page.record_count
+        rows = len(page.items)
+        if not self.start.per_page_known and 0 < rows < per_page and rows < page.record_count:
+            self.per_page = rows  # the server caps per_page: page offsets follow the cap
+        if self.limit is not None:
+            self.limit_page = number + math.ceil(self.limit / self.per_page) - 1
+        self.last_planned = self.wanted(page.record_count)
+        before = page.record_count if self.start.record_count is None else self.start.record_count
+        return page, await self.reread_if_shrunk(number, page, before), before
+
+    def wanted(self, record_count: int) -> int:
+        """The last page worth fetching, by the latest total, the limit and the end.
+
+        When the total fills its last page exactly, one page more is planned, so that
+        records added meanwhile are found by a concurrent fetch, not a trailing one.
+        """
+        return int(min(record_count // self.per_page + 1, self.limit_page, self.end_page))
+
+    def batch(self, number: int, page: RawPage[T], reread: Sequence[T], before: int) -> Batch[T]:
+        """The records of ``page`` not yielded yet, in order, cut by watermark and limit."""
+        key, seen = self.key, self.seen
+        if reread:
+            _check_overlap(number, reread, page.items, seen, key)
+        fresh = seen.new(page.items)
+        self.stats.duplicates += len(page.items) - len(fresh)
+        if reread:
+            between = _between(reread, self.last_key, page.items, key, self.descending)
+            fresh = sorted(fresh + seen.new(between), key=key, reverse=self.descending)
+        if page.items and not fresh and page.record_count <= before:
+            raise PaginationError(
+                f"page {number} repeats records already yielded while the total did not"
+                " grow: the server seems to ignore `page`"
+            )
+        final = len(page.items) < self.per_page or number >= self.end_page
+        if self.until is not None and (stop := _first(fresh, self.until)) is not None:
+            fresh, final = fresh[:stop], True
+        cut = len(fresh) > self.remaining
+        if cut:
+            fresh = fresh[: int(self.remaining)]
+        self.remaining -= len(fresh)
+        self.stats.records += len(fresh)
+        self.stats.record_count_end = page.record_count
+        if fresh:
+            self.last_key = key(fresh[-1])
+        return Batch(number, self.per_page, fresh, page.record_count, page.items,
+                     final and not cut, cut)
+
+    def read_ahead_after(self, number: int, page: RawPage[T]) -> None:
+        """After a full page: plan at least one page more, and fill the read-ahead."""
+        self.last_planned = max(self.last_planned, self.wanted(page.record_count), number + 1)
+        while self.next_page <= self.last_planned and len(self.pending) < self.read_ahead:
+            task = asyncio.create_task(self.fetch(self.next_page, self.per_page))
+            self.pending.append((self.next_page, task))
+            self.next_page += 1
+
+    async def next(self, before: int) -> tuple[int, RawPage[T], Sequence[T]]:
+        """The next page in order, with the rows a re-read of its boundary found."""
+        number, task = self.pending.popleft()
+        page = await task
+        self.stats.pages += 1
+        return number, page, await self.reread_if_shrunk(number, page, before)
+
+    async def reread_if_shrunk(self, number: int, page: RawPage[T], before: int) -> Sequence[T]:
+        if page.record_count >= before:
+            return ()
+        return await _reread_boundary(self.fetch, number, self.per_page, self.stats)
+
+    async def cancel(self) -> None:
+        """Cancel the fetches still in flight and wait for them, so none is left behind."""
+        tasks = [task for _, task in self.pending]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def paginate(
     fetch: Fetch[T],
     *,
@@ -147,81 +258,22 @@ async def paginate(
     """
     if limit == 0:
         return
-    stats = stats if stats is not None else StreamStats()
-    seen = _Seen(key)
-    seen.remember(start.seen_ids)
-    remaining = math.inf if limit is None else limit
-
+    read = _Read(fetch, per_page=per_page, read_ahead=read_ahead, key=key,
+                 descending=descending, limit=limit, until=until, start=start,
+                 stats=stats if stats is not None else StreamStats())
     number = start.page
-    page = await fetch(number, per_page)
-    stats.pages += 1
-    if stats.record_count_start is None:
-        stats.record_count_start = page.record_count
-    rows = len(page.items)
-    if not start.per_page_known and 0 < rows < per_page and rows < page.record_count:
-        per_page = rows  # the server caps per_page: page offsets follow the cap
-    limit_page = math.inf if limit is None else number + math.ceil(limit / per_page) - 1
-    end_page = math.inf if start.end_page is None else start.end_page
-
-    def wanted(record_count: int) -> int:
-        """The last page worth fetching, by the latest total, the limit and the end.
-
-        When the total fills its last page exactly, one page more is planned, so that
-        records added meanwhile are found by a concurrent fetch, not a trailing one.
-        """
-        return int(min(record_count // per_page + 1, limit_page, end_page))
-
-    last = wanted(page.record_count)
-    pending: deque[tuple[int, asyncio.Task[RawPage[T]]]] = deque()
-    next_page = number + 1
-    recovered: Sequence[T] = ()
-    last_key: Any = start.seen_ids[-1] if start.seen_ids else None
-    previous_count = page.record_count if start.record_count is None else start.record_count
-    if page.record_count < previous_count:  # resumed after the total shrank
-        recovered = await _reread_boundary(fetch, number, per_page, stats)
+    page, reread, before = await read.first()
     try:
         while True:
-            if recovered:
-                _check_overlap(number, recovered, page.items, seen, key)
-            fresh = seen.new(page.items)
-            stats.duplicates += len(page.items) - len(fresh)
-            if recovered:
-                between = _between(recovered, last_key, page.items, key, descending)
-                fresh = sorted(fresh + seen.new(between), key=key, reverse=descending)
-                recovered = ()
-            if page.items and not fresh and page.record_count <= previous_count:
-                raise PaginationError(
-                    f"page {number} repeats records already yielded while the total did not"
-                    " grow: the server seems to ignore `page`"
-                )
-            final = len(page.items) < per_page or number >= end_page
-            if until is not None and (stop := _first(fresh, until)) is not None:
-                fresh, final = fresh[:stop], True
-            cut = len(fresh) > remaining
-            if cut:
-                fresh = fresh[: int(remaining)]
-            remaining -= len(fresh)
-            stats.records += len(fresh)
-            stats.record_count_end = page.record_count
-            if fresh:
-                last_key = key(fresh[-1])
-            yield Batch(number, per_page, fresh, page.record_count, page.items,
-                        final and not cut, cut)
-            if final or remaining <= 0:
+            batch = read.batch(number, page, reread, before)
+            yield batch
+            if batch.last or read.remaining <= 0:
                 return  # a short or last page, the watermark, or the limit
-            previous_count = page.record_count
-            # A full page: records may have been added, so plan at least one page more.
-            last = max(last, wanted(page.record_count), number + 1)
-            while next_page <= last and len(pending) < read_ahead:
-                pending.append((next_page, asyncio.create_task(fetch(next_page, per_page))))
-                next_page += 1
-            number, task = pending.popleft()
-            page = await task
-            stats.pages += 1
-            if page.record_count < previous_count:
-                recovered = await _reread_boundary(fetch, number, per_page, stats)
+            before = page.record_count
+            read.read_ahead_after(number, page)
+            number, page, reread = await read.next(before)
     finally:
-        await _cancel([task for _, task in pending])
+        await read.cancel()
 
 
 def _check_overlap(
@@ -278,11 +330,3 @@ def _between(
         return [r for r in rows if (after is None or key(r) < after)
                 and (end is None or key(r) > end)]
     return [r for r in rows if (after is None or key(r) > after) and (end is None or key(r) < end)]
-
-
-async def _cancel(tasks: list[asyncio.Task[RawPage[T]]]) -> None:
-    """Cancel the fetches still in flight and wait for them, so none is left behind."""
-    for task in tasks:
-        task.cancel()
-    if tasks:
-        await asyncio.gather(*tasks, return_exceptions=True)
