@@ -227,6 +227,7 @@ class _Read(Generic[T]):
         return number, page, await self.reread_if_shrunk(number, page, before)
 
     async def reread_if_shrunk(self, number: int, page: RawPage[T], before: int) -> Sequence[T]:
+        """Rows of the boundary before ``page`` read again, when the total went down."""
         if page.record_count >= before:
             return ()
         return await _reread_boundary(self.fetch, number, self.per_page, self.stats)
