@@ -150,14 +150,14 @@ FAULTS = [
     Fault("reset-persistent", setup=_resets("body", times=10, page=2),
           client={"max_retries": 2}, outcome=tio.APIConnectionError, prefix=20,
           max_requests=11 + 2),
-    # -- slower than the timeout --------------------------------------------------------
+    # -- slower than the timeout (1 s: far above a loopback page, even under load) ---
     Fault("slow-once",
-          setup=_inject((200, {"body": {"never": "read"}, "delay": 2.0, "page": 2})),
-          client={"timeout": 0.3}, max_requests=12),
+          setup=_inject((200, {"body": {"never": "read"}, "delay": 30.0, "page": 2})),
+          client={"timeout": 1.0}, max_requests=12),
     Fault("slow-persistent",
-          setup=_inject((200, {"body": {"never": "read"}, "delay": 2.0, "page": 2,
+          setup=_inject((200, {"body": {"never": "read"}, "delay": 30.0, "page": 2,
                                "times": 3})),
-          client={"timeout": 0.2, "max_retries": 2}, outcome=tio.APITimeoutError, prefix=20,
+          client={"timeout": 1.0, "max_retries": 2}, outcome=tio.APITimeoutError, prefix=20,
           max_requests=11 + 2),
     # -- paging misbehaviour ----------------------------------------------------------
     Fault("per-page-capped", knobs={"max_per_page": 7}, max_requests=200 // 7 + 3),

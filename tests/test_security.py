@@ -63,7 +63,7 @@ ERROR_PATHS: list[tuple[str, Callable[[SandboxServer], None], type[Exception]]] 
     ("503-echo", _echo(503), tio.ServerError),
     ("500-text-echo", _text_echo, tio.ServerError),
     ("502-html-echo", _html_echo, tio.ServerError),
-    ("timeout", lambda s: s.inject(200, delay=2.0, times=10), tio.APITimeoutError),
+    ("timeout", lambda s: s.inject(200, delay=30.0, times=10), tio.APITimeoutError),
     ("reset-body", lambda s: s.inject_reset(times=10, at="body"), tio.APIConnectionError),
     ("reset-headers", lambda s: s.inject_reset(times=10, at="headers"), tio.APIConnectionError),
     ("invalid-json-echo",
@@ -95,7 +95,7 @@ async def test_the_token_never_leaks_on_an_error_path(
     caplog.set_level(logging.DEBUG)  # every logger, aiohttp's and asyncio's included
     def make() -> tio.Client:
         return tio.Client(SECRET, base_url=sandbox.url, backoff_base=0.0, max_retries=1,
-                          timeout=0.3, max_retry_after=60)
+                          timeout=1.0, max_retry_after=60)
 
     # Two clients: a Retry-After above the ceiling pauses its client (see test_faults.py).
     async with make() as client:

@@ -237,8 +237,8 @@ async def test_timeout_is_retried(
     testio_sandbox_factory: SandboxFactory, make_client: Make
 ) -> None:
     sandbox = await testio_sandbox_factory(records=30)
-    sandbox.inject(200, body={"never": "read"}, delay=5.0, page=2)
-    client = make_client(sandbox, timeout=0.3)
+    sandbox.inject(200, body={"never": "read"}, delay=30.0, page=2)
+    client = make_client(sandbox, timeout=1.0)  # far above a loopback page, even under load
     stream = client.executions.stream(per_page=10)
     assert ids(dicts([e async for e in stream])) == list(range(1, 31))
     assert stream.stats.retries == 1
