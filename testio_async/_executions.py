@@ -21,7 +21,7 @@ from ._convert import structure_response
 from ._http import Transport
 from ._limits import RequestGate
 from ._models import Execution, Page
-from ._pagination import Batch, RawPage, Start, paginate
+from ._pagination import Batch, RawPage, Start, page_size, paginate
 from ._resume import CHECKPOINT_VERSION, Checkpoint, Partition, QuerySpec, read_checkpoint
 from ._stats import StreamStats
 
@@ -356,9 +356,7 @@ class Executions:
         n = _positive_int("n", n)
         spec = _spec(user_story_ids, user_story_version_ids, order, per_page)
         first = await _Query(self._transport, spec, StreamStats()).fetch(1, spec.per_page)
-        rows = len(first.items)
-        if 0 < rows < spec.per_page and rows < first.record_count:
-            spec = evolve(spec, per_page=rows)
+        spec = evolve(spec, per_page=page_size(first, spec.per_page))
         total = max(1, math.ceil(first.record_count / spec.per_page))
         count = min(n, total)
         size, extra = divmod(total, count)

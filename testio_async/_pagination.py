@@ -40,7 +40,7 @@ from attrs import frozen
 from ._errors import PaginationError
 from ._stats import StreamStats
 
-__all__ = ["Batch", "RawPage", "Start", "paginate"]
+__all__ = ["Batch", "RawPage", "Start", "page_size", "paginate"]
 
 T = TypeVar("T")
 
@@ -90,6 +90,16 @@ class Start:
 
 
 Fetch = Callable[[int, int], Coroutine[Any, Any, RawPage[T]]]
+
+
+def page_size(first: RawPage[T], per_page: int) -> int:
+    """The page size the server really uses, from its first page.
+
+    Fewer rows than asked for, and than the total, mean it caps ``per_page`` silently;
+    page offsets then follow the cap, so later pages must be asked for with it.
+    """
+    rows = len(first.items)
+    return rows if 0 < rows < per_page and rows < first.record_count else per_page
 
 
 class _Seen(Generic[T]):
@@ -165,9 +175,8 @@ class _Read(Generic[T]):
         self.stats.pages += 1
         if self.stats.record_count_start is None:
             self.stats.record_count_start = page.record_count
-        rows = len(page.items)
-        if not self.start.per_page_known and 0 < rows < per_page and rows < page.record_count:
-            self.per_page = rows  # the server caps per_page: page offsets follow the cap
+        if not self.start.per_page_known:
+            self.per_page = page_size(page, per_page)
         if self.limit is not None:
             self.limit_page = number + math.ceil(self.limit / self.per_page) - 1
         self.last_planned = self.wanted(page.record_count)
