@@ -192,70 +192,15 @@ def _browser(d: dict[str, Any]) -> Browser:
     return Browser(id=_int(d["id"]), name=_opt_str(d.get("name")))
 
 
-def _report(d: dict[str, Any]) -> DeviceReport:
-    browsers = d.get("browsers", ())
-    if not isinstance(browsers, list | tuple):
-        raise TypeError("browsers must be a list")
-    return DeviceReport(
-        id=_int(d["id"]),
-        category=_opt(_category, d.get("category")),
-        vendor=_opt(_vendor, d.get("vendor")),
-        operating_system=_opt(_os, d.get("operating_system")),
-        operating_system_version=_opt(_os_version, d.get("operating_system_version")),
-        device=_opt(_device, d.get("device")),
-        browsers=tuple([_browser(b) for b in browsers]),
-    )
-
-
 def _environment(d: dict[str, Any]) -> TestEnvironment:
     return TestEnvironment(id=_int(d["id"]), title=_opt_str(d.get("title")))
 
 
-def _cycle(d: dict[str, Any]) -> TestCycle:
-    return TestCycle(id=_int(d["id"]), title=_opt_str(d.get("title")),
-                     test_environment=_opt(_environment, d.get("test_environment")))
+Leaf = Callable[[Callable[[dict[str, Any]], Any], Any], Any]
 
 
-def _execution(d: dict[str, Any]) -> Execution:
-    status = d["status"]
-    if type(status) is not str:
-        raise TypeError("status must be a string")
-    reports = d.get("device_reports", ())
-    if not isinstance(reports, list | tuple):
-        raise TypeError("device_reports must be a list")
-    return Execution(
-        id=_int(d["id"]),
-        status=_STATUS.get(status, status),
-        comment=_opt_str(d.get("comment")),
-        executed_by=_opt_str(d.get("executed_by")),
-        device_reports=tuple([_report(r) for r in reports]),
-        test_cycle=_opt(_cycle, d.get("test_cycle")),
-        executed_at=parse_datetime(d["executed_at"]),
-    )
-
-
-def hand_written(rows: Rows) -> Sequence[Execution]:
-    """Structure one page by hand: plain calls, no cattrs dispatch."""
-    return tuple([_execution(row) for row in rows])
-
-
-def _interning() -> Callable[[Rows], Sequence[Execution]]:
-    """(e) with one cache per stream for the leaf objects that repeat across records."""
-    cache: dict[tuple[Any, ...], Any] = {}
-
-    def leaf(build: Callable[[dict[str, Any]], T], d: Any) -> T | None:
-        if d is None:
-            return None
-        if len(cache) > 50_000:  # bounded: a hostile server must not grow it forever
-            cache.clear()
-        key = (build, *d.items())
-        try:
-            return cache[key]  # type: ignore[no-any-return]
-        except KeyError:
-            made = cache[key] = build(d)
-            return made
-        except TypeError:  # unhashable values: not a leaf
-            return build(d)
+def _builder(leaf: Leaf) -> Callable[[Rows], Sequence[Execution]]:
+    """A hand-written structure function; ``leaf(build, value)`` makes each small object."""
 
     def report(d: dict[str, Any]) -> DeviceReport:
         browsers = d.get("browsers", ())
@@ -268,13 +213,12 @@ def _interning() -> Callable[[Rows], Sequence[Execution]]:
             operating_system=leaf(_os, d.get("operating_system")),
             operating_system_version=leaf(_os_version, d.get("operating_system_version")),
             device=leaf(_device, d.get("device")),
-            browsers=tuple([leaf(_browser, b) for b in browsers]),  # type: ignore[misc]
+            browsers=tuple([leaf(_browser, b) for b in browsers]),
         )
 
     def cycle(d: dict[str, Any]) -> TestCycle:
-        env = d.get("test_environment")
         return TestCycle(id=_int(d["id"]), title=_opt_str(d.get("title")),
-                         test_environment=leaf(_environment, env))
+                         test_environment=leaf(_environment, d.get("test_environment")))
 
     def execution(d: dict[str, Any]) -> Execution:
         status = d["status"]
@@ -299,7 +243,30 @@ def _interning() -> Callable[[Rows], Sequence[Execution]]:
     return structure
 
 
-# -- measuring ----------------------------------------------------------------------------
+hand_written = _builder(_opt)
+"""(e): structure one page by hand: plain calls, no cattrs dispatch."""
+
+
+def _interning() -> Callable[[Rows], Sequence[Execution]]:
+    """(e2): (e) with one cache per stream for the leaf objects that repeat across records."""
+    cache: dict[tuple[Any, ...], Any] = {}
+
+    def leaf(build: Callable[[dict[str, Any]], T], d: Any) -> T | None:
+        if d is None:
+            return None
+        if len(cache) > 50_000:  # bounded: a hostile server must not grow it forever
+            cache.clear()
+        key = (build, *d.items())
+        try:
+            return cache[key]  # type: ignore[no-any-return]
+        except KeyError:
+            made = cache[key] = build(d)
+            return made
+        except TypeError:  # unhashable values: not a leaf
+            return build(d)
+
+    return _builder(leaf)
+
 
 DESIGNS: dict[str, str] = {
     "a": "SDK: cattrs fast (detailed_validation=False) + strict hooks",
