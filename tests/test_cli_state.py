@@ -97,14 +97,19 @@ async def slow_sandbox(testio_sandbox_factory: SandboxFactory) -> SandboxServer:
     return await testio_sandbox_factory(records=3000, latency=0.02)
 
 
+def killable(sandbox: SandboxServer, fmt: str, output: Path, state: Path) -> list[str]:
+    """A ``--state`` export that lasts long enough to be killed in the middle."""
+    # One request at a time, 20 ms each: 60 pages take over a second.
+    return against(sandbox, "--per-page", "50", "--format", fmt, "--concurrency", "1",
+                   "--output", str(output), "--state", str(state))  # fmt: skip
+
+
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 async def test_sigkill_then_resume_writes_every_record_once(
     slow_sandbox: SandboxServer, tmp_path: Path, fmt: str
 ) -> None:
     output, state = tmp_path / f"out.{fmt}", tmp_path / "state.json"
-    # One request at a time: the export lasts long enough to be killed in the middle.
-    args = against(slow_sandbox, "--per-page", "50", "--format", fmt, "--concurrency", "1",
-                   "--output", str(output), "--state", str(state))  # fmt: skip
+    args = killable(slow_sandbox, fmt, output, state)
     await kill_after_progress(slow_sandbox, args, state, records=500)
     assert 500 <= len(ids_of(output, fmt)) < 3000
 
@@ -124,9 +129,7 @@ async def test_resume_cuts_a_page_written_after_the_last_state(
 ) -> None:
     """A crash between the output flush and the state save: the rerun cuts the extra."""
     output, state = tmp_path / f"out.{fmt}", tmp_path / "state.json"
-    # One request at a time: the export lasts long enough to be killed in the middle.
-    args = against(slow_sandbox, "--per-page", "50", "--format", fmt, "--concurrency", "1",
-                   "--output", str(output), "--state", str(state))  # fmt: skip
+    args = killable(slow_sandbox, fmt, output, state)
     await kill_after_progress(slow_sandbox, args, state, records=200)
     saved = load(state)
     # The last records written again, plus half a line: what a crash could leave.
